@@ -1,0 +1,95 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import {
+  ClawbridgeError,
+  DEFAULT_SELF_NAME,
+  createLogger,
+  SecretRegistry,
+  translator,
+  type Locale,
+  type Logger,
+  type Translate,
+} from "../core/index.js";
+import { loadConfig, type Config, type LoadedConfig } from "../config/index.js";
+import { cliMessages, type CliMessageKey } from "./messages.js";
+
+export const EXAMPLE_CONFIG = "config/clawbridge.example.json5";
+
+/** What every command gets: the language, the translator, streams, and the environment. */
+export interface CliContext {
+  locale: Locale;
+  t: Translate<CliMessageKey>;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export function createContext(locale: Locale): CliContext {
+  return {
+    locale,
+    t: translator(cliMessages, locale),
+    env: process.env,
+    cwd: process.cwd(),
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
+export function packageVersion(): string {
+  // src/cli and dist/cli are both two levels below the package root.
+  const require = createRequire(import.meta.url);
+  return (require("../../package.json") as { version: string }).version;
+}
+
+/** The mailbox settings a command runs with: from the config, with `--shared` winning. */
+export interface MailboxSettings {
+  root: string;
+  self: string;
+  stateDir: string;
+  watch: Config["mailbox"]["watch"];
+  pollMs: number;
+  maxLineBytes: number;
+  lockStaleMs: number;
+  /** Node names the config knows (empty without a config). */
+  nodes: string[];
+  configPath?: string;
+  loaded?: LoadedConfig;
+}
+
+export function mailboxSettings(
+  ctx: CliContext,
+  options: { config?: string; shared?: string },
+): MailboxSettings {
+  const loaded = options.config
+    ? loadConfig({ path: options.config, env: ctx.env, locale: ctx.locale, cwd: ctx.cwd })
+    : undefined;
+  const mailbox = loaded?.config.mailbox;
+  const root = options.shared ? path.resolve(ctx.cwd, options.shared) : mailbox?.root;
+  if (!root) throw new ClawbridgeError("CB_USAGE", ctx.t("needShared"), { fix: ctx.t("needSharedFix") });
+  return {
+    root,
+    self: mailbox?.self ?? DEFAULT_SELF_NAME,
+    stateDir: loaded?.config.state.dir ?? path.resolve(ctx.cwd, ".clawbridge"),
+    watch: mailbox?.watch ?? "auto",
+    pollMs: mailbox?.pollMs ?? 1000,
+    maxLineBytes: mailbox?.maxLineBytes ?? 1024 * 1024,
+    lockStaleMs: mailbox?.lockStaleMs ?? 10_000,
+    nodes: loaded ? loaded.config.nodes.map((n) => n.name) : [],
+    configPath: loaded?.path,
+    loaded,
+  };
+}
+
+/** A logger for CLI commands: warnings and errors only, to stderr, secrets from the config redacted. */
+export function cliLogger(loaded?: LoadedConfig): Logger {
+  const secrets = new SecretRegistry();
+  for (const secret of loaded?.secrets ?? []) secrets.add(secret);
+  return createLogger({
+    level:
+      loaded?.config.log.level === "debug" || loaded?.config.log.level === "trace"
+        ? loaded.config.log.level
+        : "warn",
+    secrets,
+  });
+}

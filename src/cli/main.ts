@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { detectLocale, isClawbridgeError, isLocale, type Locale } from "../core/index.js";
+import { defaultCommand } from "./commands/default.js";
+import { doctorCommand } from "./commands/doctor.js";
+import { sendCommand } from "./commands/send.js";
+import { tailCommand } from "./commands/tail.js";
+import { createContext, packageVersion, type CliContext } from "./context.js";
+
+/** `--lang` is read before commander runs, so that `--help` itself comes out in that language. */
+function localeFromArgv(argv: readonly string[]): Locale {
+  const index = argv.findIndex((arg) => arg === "--lang" || arg.startsWith("--lang="));
+  const value =
+    index < 0 ? undefined : argv[index]!.includes("=") ? argv[index]!.split("=")[1] : argv[index + 1];
+  return detectLocale(process.env, isLocale(value) ? value : value?.startsWith("zh") ? "zh-CN" : value);
+}
+
+function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
+  const { t } = ctx;
+  const program = new Command("clawbridge")
+    .description(t("programDescription"))
+    .version(packageVersion(), "-V, --version", t("optVersion"))
+    .helpOption("-h, --help", t("optHelp"))
+    .helpCommand(false)
+    .addOption(new Option("--lang <locale>", t("optLang")).choices(["zh-CN", "en"]))
+    .option("--config <file>", t("optConfig"))
+    // Options after a command name belong to that command (`send --config F`).
+    .enablePositionalOptions()
+    .showHelpAfterError()
+    .action(async (options: { config?: string }) => setExit(await defaultCommand(ctx, options)));
+
+  program
+    .command("send")
+    .description(t("sendDescription"))
+    .requiredOption("--from <sender>", t("sendFrom"))
+    .requiredOption("--to <node>", t("sendTo"))
+    .option("--type <type>", t("sendType"), "message")
+    .option("--reply-to <id>", t("sendReplyTo"))
+    .option("--shared <dir>", t("optShared"))
+    .option("--config <file>", t("optConfig"))
+    .argument("<text>", t("sendText"))
+    .action(async (text: string, options) => sendCommand(ctx, text, options));
+
+  program
+    .command("tail")
+    .description(t("tailDescription"))
+    .option("--shared <dir>", t("optShared"))
+    .option("--config <file>", t("optConfig"))
+    .option("--from-start", t("tailFromStart"))
+    .option("--json", t("optJson"))
+    .action(async (options) => tailCommand(ctx, options));
+
+  program
+    .command("doctor")
+    .description(t("doctorDescription"))
+    .option("--config <file>", t("optConfig"))
+    .option("--json", t("optJson"))
+    .action(async (options) => setExit(await doctorCommand(ctx, options)));
+
+  for (const command of program.commands) {
+    command.addOption(new Option("--lang <locale>", t("optLang")).choices(["zh-CN", "en"]));
+    command.helpOption("-h, --help", t("optHelp"));
+    command.showHelpAfterError();
+  }
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const ctx = createContext(localeFromArgv(argv));
+  let exitCode = 0;
+  const program = buildProgram(ctx, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    // People get the message and the fix, never a stack trace (CLAWBRIDGE_DEBUG=1 shows it).
+    if (isClawbridgeError(error)) {
+      ctx.err(`${ctx.t("errorPrefix")}: ${error.message}`);
+      if (error.fix) ctx.err(`${ctx.t("fixPrefix")}: ${error.fix}`);
+      if (process.env.CLAWBRIDGE_DEBUG) ctx.err(String(error.stack));
+      return error.code === "CB_USAGE" ? 2 : 1;
+    }
+    ctx.err(`${ctx.t("errorPrefix")}: ${error instanceof Error ? error.message : String(error)}`);
+    if (process.env.CLAWBRIDGE_DEBUG) ctx.err(String((error as Error).stack));
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,15 @@
+import { appendUnderLock, type LockOptions } from "./io-thread.js";
+
+/**
+ * Appends whole lines to a mailbox file under its lock, all in one write. If the file does
+ * not end with a newline (a writer died mid-line), a newline goes first, so the fragment
+ * becomes a line of its own that readers quarantine, and ours stay intact.
+ */
+export async function appendLines(file: string, lines: readonly string[], lock: LockOptions): Promise<void> {
+  if (lines.length === 0) return;
+  for (const line of lines) {
+    if (line.includes("\n") || line.includes("\r"))
+      throw new Error("a mailbox line must not contain a line break");
+  }
+  await appendUnderLock(file, lines.join("\n"), lock);
+}

@@ -1,0 +1,53 @@
+export {
+  FsMailboxStore,
+  type MailboxStore,
+  type MailboxOptions,
+  type NewEnvelope,
+  type TailRequest,
+} from "./store.js";
+export { Tailer, type EnvelopeHandler, type TailerOptions } from "./tailer.js";
+export type { EnvelopeMeta } from "./inbox-reader.js";
+export { parseEnvelopeLine, type ParsedLine } from "./envelope-line.js";
+export { decodeLine } from "./line-decoder.js";
+export {
+  mailboxLayout,
+  ensureLayout,
+  inboxPath,
+  inboxFileName,
+  nodeOfInboxFile,
+  assertNodeName,
+  type MailboxLayout,
+} from "./layout.js";
+export { appendLines } from "./appender.js";
+export { withFileLock, type LockOptions, type LockHolder } from "./io-thread.js";
+export {
+  FileQuarantine,
+  CallbackQuarantine,
+  type QuarantineRecord,
+  type QuarantineSink,
+} from "./quarantine.js";
+export {
+  MemoryTailLedger,
+  type TailLedger,
+  type InboxCheckpoint,
+  type InboxMemory,
+  type DeliveredEntry,
+} from "./tail-ledger.js";
+export { FileTailLedger } from "./file-tail-ledger.js";
+export { writeOwnStatus, readStatuses, type NodeStatusSnapshot } from "./status.js";
+export {
+  renderTaskBlock,
+  replaceTaskBlock,
+  updateTaskBoard,
+  TASK_BLOCK_BEGIN,
+  TASK_BLOCK_END,
+  type TaskBoardEntry,
+} from "./task-board.js";
+export {
+  decideWatchMode,
+  filesystemType,
+  type WatchDecision,
+  type WatchMode,
+  type WatchSetting,
+} from "./watch-mode.js";
+export { probeSharedFolder, type SharedFolderCheck, type SharedFolderCheckId } from "./probe.js";

@@ -1,0 +1,74 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { ClawbridgeError, isValidNodeName } from "../core/index.js";
+
+/** The seed's folder layout under the shared root. */
+export interface MailboxLayout {
+  root: string;
+  messagesDir: string;
+  tasksDir: string;
+  statusDir: string;
+  taskBoardFile: string;
+}
+
+export function mailboxLayout(root: string): MailboxLayout {
+  const resolved = path.resolve(root);
+  return {
+    root: resolved,
+    messagesDir: path.join(resolved, "messages"),
+    tasksDir: path.join(resolved, "tasks"),
+    statusDir: path.join(resolved, "status"),
+    taskBoardFile: path.join(resolved, "tasks", "shared-tasks.md"),
+  };
+}
+
+/** Rejects anything that is not a plain node name, so no name can reach outside the root. */
+export function assertNodeName(name: string, role = "node"): void {
+  if (!isValidNodeName(name)) {
+    throw new ClawbridgeError(
+      "CB_MAILBOX_INVALID_NODE",
+      `${role} ${JSON.stringify(name)} is not a valid node name`,
+      { fix: 'use 1–63 letters, digits, "-" or "_", starting with a letter or digit' },
+    );
+  }
+}
+
+const INBOX_FILE = /^to-(.+)\.jsonl$/;
+
+export function inboxFileName(node: string): string {
+  assertNodeName(node);
+  return `to-${node}.jsonl`;
+}
+
+export function inboxPath(layout: MailboxLayout, node: string): string {
+  return path.join(layout.messagesDir, inboxFileName(node));
+}
+
+/** `to-ai-pc.jsonl` → `ai-pc`; anything else (temp files, locks, bad names) → undefined. */
+export function nodeOfInboxFile(fileName: string): string | undefined {
+  const match = INBOX_FILE.exec(fileName);
+  const node = match?.[1];
+  return node !== undefined && isValidNodeName(node) ? node : undefined;
+}
+
+export function statusPath(layout: MailboxLayout, node: string): string {
+  assertNodeName(node);
+  return path.join(layout.statusDir, `${node}.json`);
+}
+
+/** Creates the folders on first use; the root itself must exist (a missing share is an error, not a folder to create). */
+export async function ensureLayout(layout: MailboxLayout): Promise<void> {
+  try {
+    const stat = await fs.stat(layout.root);
+    if (!stat.isDirectory()) throw new Error("not a directory");
+  } catch (cause) {
+    throw new ClawbridgeError(
+      "CB_MAILBOX_ROOT_MISSING",
+      `the shared folder ${layout.root} does not exist or is not a folder`,
+      { fix: "mount the share (or create the folder) and check mailbox.root", cause },
+    );
+  }
+  await Promise.all(
+    [layout.messagesDir, layout.tasksDir, layout.statusDir].map((dir) => fs.mkdir(dir, { recursive: true })),
+  );
+}

@@ -1,0 +1,153 @@
+import {
+  ClawbridgeError,
+  envelopeSchema,
+  isoWithOffset,
+  newId,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Envelope,
+  type EnvelopeInput,
+  type Locale,
+  type Logger,
+} from "../core/index.js";
+import { appendLines } from "./appender.js";
+import type { LockOptions } from "./io-thread.js";
+import { FileTailLedger } from "./file-tail-ledger.js";
+import { assertNodeName, ensureLayout, inboxPath, mailboxLayout, type MailboxLayout } from "./layout.js";
+import { FileQuarantine, type QuarantineSink } from "./quarantine.js";
+import { readStatuses, writeOwnStatus, type NodeStatusSnapshot } from "./status.js";
+import type { TailLedger } from "./tail-ledger.js";
+import { Tailer, type EnvelopeHandler } from "./tailer.js";
+import { updateTaskBoard, type TaskBoardEntry } from "./task-board.js";
+import type { WatchSetting } from "./watch-mode.js";
+
+/** An envelope to write: `id` and `timestamp` are filled in when missing. */
+export type NewEnvelope = Omit<EnvelopeInput, "id" | "timestamp"> & { id?: string; timestamp?: string };
+
+export interface MailboxOptions {
+  root: string;
+  /** The bridge's own node name (`mailbox.self`). */
+  self: string;
+  /** Where cursors, the delivered log and the quarantine live (`state.dir`). */
+  stateDir: string;
+  watch?: WatchSetting;
+  pollMs?: number;
+  maxLineBytes?: number;
+  lockStaleMs?: number;
+  logger?: Logger;
+  clock?: Clock;
+  locale?: Locale;
+}
+
+export interface TailRequest {
+  handler: EnvelopeHandler;
+  startAt?: "start" | "end";
+  /** Defaults to the persisted ledger in `state.dir`; viewers pass a `MemoryTailLedger`. */
+  ledger?: TailLedger;
+  /** Defaults to `state.dir/quarantine.jsonl`. */
+  quarantine?: QuarantineSink;
+  safetyPollMs?: number;
+}
+
+/** The shared-folder protocol behind one interface (a Redis Streams store can sit behind it later). */
+export interface MailboxStore {
+  readonly layout: MailboxLayout;
+  readonly self: string;
+  ensureLayout(): Promise<void>;
+  /** Appends one envelope to `to-<envelope.to>.jsonl`; returns it as written. */
+  append(envelope: NewEnvelope): Promise<Envelope>;
+  /** Follows every inbox; resolves once the tailer runs. */
+  tail(request: TailRequest): Promise<Tailer>;
+  writeStatus(status: Record<string, unknown>): Promise<void>;
+  readStatuses(): Promise<NodeStatusSnapshot[]>;
+  updateTaskBoard(entries: readonly TaskBoardEntry[]): Promise<void>;
+}
+
+export class FsMailboxStore implements MailboxStore {
+  readonly layout: MailboxLayout;
+  readonly self: string;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly lock: LockOptions;
+  private layoutReady: Promise<void> | undefined;
+
+  constructor(private readonly options: MailboxOptions) {
+    assertNodeName(options.self, "mailbox.self");
+    this.layout = mailboxLayout(options.root);
+    this.self = options.self;
+    this.log = (options.logger ?? silentLogger()).child({ component: "mailbox" });
+    this.clock = options.clock ?? systemClock;
+    this.lock = { staleMs: options.lockStaleMs ?? 10_000 };
+  }
+
+  ensureLayout(): Promise<void> {
+    this.layoutReady ??= ensureLayout(this.layout).catch((error: unknown) => {
+      this.layoutReady = undefined;
+      throw error;
+    });
+    return this.layoutReady;
+  }
+
+  async append(input: NewEnvelope): Promise<Envelope> {
+    const now = this.clock.now();
+    const candidate = {
+      ...input,
+      id: input.id ?? newId(now),
+      timestamp: input.timestamp ?? isoWithOffset(now),
+    };
+    const parsed = envelopeSchema.safeParse(candidate);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "envelope"}: ${i.message}`);
+      throw new ClawbridgeError(
+        "CB_MAILBOX_INVALID_ENVELOPE",
+        `not a valid envelope: ${problems.join("; ")}`,
+        {
+          fix: "check the fields named above",
+        },
+      );
+    }
+    const envelope = parsed.data as Envelope;
+    assertNodeName(envelope.to, "to");
+    await this.ensureLayout();
+    await appendLines(inboxPath(this.layout, envelope.to), [JSON.stringify(envelope)], this.lock);
+    this.log.debug({ id: envelope.id, from: envelope.from, to: envelope.to }, "envelope appended");
+    return envelope;
+  }
+
+  async tail(request: TailRequest): Promise<Tailer> {
+    await this.ensureLayout();
+    const tailer = new Tailer({
+      layout: this.layout,
+      ledger: request.ledger ?? new FileTailLedger(this.options.stateDir),
+      quarantine: request.quarantine ?? new FileQuarantine(this.options.stateDir),
+      handler: request.handler,
+      logger: this.options.logger,
+      watch: this.options.watch,
+      pollMs: this.options.pollMs,
+      safetyPollMs: request.safetyPollMs,
+      maxLineBytes: this.options.maxLineBytes,
+      startAt: request.startAt,
+    });
+    await tailer.start();
+    return tailer;
+  }
+
+  async writeStatus(status: Record<string, unknown>): Promise<void> {
+    await this.ensureLayout();
+    await writeOwnStatus(this.layout, this.self, {
+      node: this.self,
+      ...status,
+      updatedAt: isoWithOffset(this.clock.now()),
+    });
+  }
+
+  readStatuses(): Promise<NodeStatusSnapshot[]> {
+    return readStatuses(this.layout);
+  }
+
+  async updateTaskBoard(entries: readonly TaskBoardEntry[]): Promise<void> {
+    await this.ensureLayout();
+    await updateTaskBoard(this.layout, entries, this.lock, this.options.locale);
+  }
+}

@@ -1,0 +1,261 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { watch, type FSWatcher } from "chokidar";
+import { isoWithOffset, silentLogger, type Envelope, type Logger } from "../core/index.js";
+import { InboxReader, type EnvelopeMeta, type ReadBatch } from "./inbox-reader.js";
+import { nodeOfInboxFile, type MailboxLayout } from "./layout.js";
+import type { QuarantineSink } from "./quarantine.js";
+import type { DeliveredEntry, InboxMemory, TailLedger } from "./tail-ledger.js";
+import { decideWatchMode, type WatchDecision, type WatchSetting } from "./watch-mode.js";
+
+export type EnvelopeHandler = (envelope: Envelope, meta: EnvelopeMeta) => void | Promise<void>;
+
+export interface TailerOptions {
+  layout: MailboxLayout;
+  ledger: TailLedger;
+  quarantine: QuarantineSink;
+  handler: EnvelopeHandler;
+  logger?: Logger;
+  watch?: WatchSetting;
+  /** Poll interval in poll mode. */
+  pollMs?: number;
+  /** The slow safety poll in native mode: change events are hints, not a guarantee. */
+  safetyPollMs?: number;
+  maxLineBytes?: number;
+  /** Where to begin in files this tailer has never read: `end` (default) or `start` (replay). */
+  startAt?: "start" | "end";
+  /** Delay before saving checkpoints after progress (the delivered log is written at once). */
+  checkpointDelayMs?: number;
+}
+
+// chokidar (4 and 5) lets one `change` per 50 ms through per file and drops the trailing
+// one, so each event is followed by re-reads that cover the throttle window.
+const FOLLOW_UP_MS = [15, 35, 60];
+const RETRY_AFTER_ERROR_MS = 1000;
+
+/**
+ * Follows every `messages/to-*.jsonl` and hands each new envelope to the handler once, in
+ * file order. A change event only means "look again": reading is driven by events, timed
+ * follow-ups and a poll, and always reads from the persisted byte offset.
+ */
+export class Tailer {
+  private readonly log: Logger;
+  private readonly readers = new Map<string, InboxReader>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly sizes = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private watcher: FSWatcher | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private readonly dirty = new Set<string>();
+  private stopped = false;
+  private memory = new Map<string, InboxMemory>();
+  private decision: WatchDecision | undefined;
+
+  constructor(private readonly options: TailerOptions) {
+    this.log = (options.logger ?? silentLogger()).child({ component: "mailbox.tailer" });
+  }
+
+  get watchMode(): WatchDecision | undefined {
+    return this.decision;
+  }
+
+  async start(): Promise<void> {
+    this.memory = await this.options.ledger.load();
+    this.decision = await decideWatchMode(this.options.layout.root, this.options.watch ?? "auto");
+    this.log.info({ watch: this.decision.mode, fsType: this.decision.fsType }, this.decision.reason);
+    await this.scan(true);
+    const pollMs =
+      this.decision.mode === "poll" ? (this.options.pollMs ?? 1000) : (this.options.safetyPollMs ?? 2000);
+    if (this.decision.mode === "native") await this.startWatcher();
+    const poll = () => {
+      this.pollTimer = setTimeout(() => {
+        void this.scan(false)
+          .catch((error: unknown) => this.log.warn({ err: error }, "mailbox poll failed"))
+          .finally(() => {
+            if (!this.stopped) poll();
+          });
+      }, pollMs);
+    };
+    poll();
+  }
+
+  private async startWatcher(): Promise<void> {
+    const watcher = watch(this.options.layout.messagesDir, {
+      depth: 0,
+      ignoreInitial: true,
+      persistent: true,
+      ignorePermissionErrors: true,
+      atomic: false,
+    });
+    const onFile = (file: string) => {
+      const name = path.basename(file);
+      if (!nodeOfInboxFile(name)) return;
+      this.poke(name);
+      for (const delay of FOLLOW_UP_MS) this.later(delay, () => this.poke(name));
+    };
+    watcher.on("add", onFile).on("change", onFile);
+    watcher.on("error", (error) => this.log.warn({ err: error }, "file watcher error; the poll goes on"));
+    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    this.watcher = watcher;
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  /** Lists the inboxes; reads those that are new or whose size changed. */
+  private async scan(initial: boolean): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.options.layout.messagesDir);
+    } catch (error) {
+      this.log.warn({ err: error }, "cannot list the messages folder");
+      return;
+    }
+    await Promise.all(
+      names.map(async (name) => {
+        if (!nodeOfInboxFile(name)) return;
+        if (!this.readers.has(name)) await this.addReader(name, initial);
+        const size = await fs.stat(path.join(this.options.layout.messagesDir, name)).then(
+          (s) => s.size,
+          () => undefined,
+        );
+        if (size === undefined) return;
+        if (this.sizes.get(name) !== size) this.poke(name);
+      }),
+    );
+  }
+
+  private async addReader(name: string, initial: boolean): Promise<InboxReader> {
+    const existing = this.readers.get(name);
+    if (existing) return existing;
+    const reader = new InboxReader(
+      path.join(this.options.layout.messagesDir, name),
+      name,
+      nodeOfInboxFile(name)!,
+      {
+        maxLineBytes: this.options.maxLineBytes ?? 1024 * 1024,
+      },
+    );
+    this.readers.set(name, reader);
+    const remembered = this.memory.get(name);
+    if (remembered) {
+      reader.restore(remembered.checkpoint, remembered.deliveredIds, remembered.deliveredEnd);
+    } else if (initial && (this.options.startAt ?? "end") === "end") {
+      // Files present at the first start: only what arrives from now on (`--replay` reads them whole).
+      await reader.seekToEnd().catch(() => undefined);
+      this.dirty.add(name);
+    }
+    return reader;
+  }
+
+  /** Reads a file now, or once more right after the read in progress. */
+  poke(name: string): void {
+    if (this.stopped) return;
+    if (this.running.has(name)) {
+      this.again.add(name);
+      return;
+    }
+    const run = (async () => {
+      try {
+        do {
+          this.again.delete(name);
+          const reader = this.readers.get(name) ?? (await this.addReader(name, false));
+          await this.read(reader);
+        } while (this.again.has(name) && !this.stopped);
+      } finally {
+        this.running.delete(name);
+      }
+    })();
+    this.running.set(name, run);
+  }
+
+  private async read(reader: InboxReader): Promise<void> {
+    const name = reader.inbox;
+    try {
+      const stat = await reader.readNew(
+        async () => {
+          this.log.info(
+            { inbox: name },
+            "inbox was rotated (shrank or replaced); reading it again from the start",
+          );
+          await this.options.ledger.recordRotation(name);
+        },
+        (batch) => this.deliver(reader, batch),
+      );
+      if (stat) this.sizes.set(name, stat.size);
+      this.dirty.add(name);
+      this.scheduleCheckpoint();
+    } catch (error) {
+      this.sizes.delete(name);
+      this.log.error({ err: error, inbox: name }, "reading the inbox failed; retrying");
+      this.later(RETRY_AFTER_ERROR_MS, () => this.poke(name));
+    }
+  }
+
+  private async deliver(reader: InboxReader, batch: ReadBatch): Promise<void> {
+    const at = isoWithOffset(Date.now());
+    for (const record of batch.quarantined) {
+      this.log.warn(
+        { inbox: record.file, offset: record.offset, reason: record.reason },
+        "mailbox line quarantined",
+      );
+      await this.options.quarantine.put({ at, ...record });
+    }
+    const delivered: DeliveredEntry[] = [];
+    try {
+      for (const { envelope, meta } of batch.envelopes) {
+        if (reader.recent.has(envelope.id)) continue; // already delivered (re-read after rotation or restart)
+        const result = this.options.handler(envelope, meta);
+        if (result) await result;
+        reader.recent.add(envelope.id);
+        delivered.push({ id: envelope.id, end: meta.end });
+      }
+    } catch (error) {
+      // Keep what was handled; the failed line and those after it are read again later.
+      await this.options.ledger.recordDelivered(reader.inbox, delivered);
+      throw error;
+    }
+    await this.options.ledger.recordDelivered(reader.inbox, delivered);
+  }
+
+  private scheduleCheckpoint(): void {
+    if (this.checkpointTimer || this.stopped) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      void this.saveCheckpoints().catch((error: unknown) =>
+        this.log.warn({ err: error }, "saving cursors failed"),
+      );
+    }, this.options.checkpointDelayMs ?? 200);
+  }
+
+  private async saveCheckpoints(): Promise<void> {
+    const names = [...this.dirty];
+    this.dirty.clear();
+    for (const name of names) {
+      const reader = this.readers.get(name);
+      if (reader) await this.options.ledger.saveCheckpoint(name, reader.checkpoint());
+    }
+  }
+
+  /** Stops watching, lets the reads in progress finish, and saves the cursors. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.pollTimer);
+    clearTimeout(this.checkpointTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await this.watcher?.close();
+    await Promise.allSettled([...this.running.values()]);
+    await this.saveCheckpoints();
+    await this.options.ledger.close();
+  }
+}

@@ -1,0 +1,107 @@
+import { promises as fs } from "node:fs";
+import { errnoCode, translator, writeFileAtomic, type Catalog, type Locale } from "../core/index.js";
+import { withFileLock, type LockOptions } from "./io-thread.js";
+import type { MailboxLayout } from "./layout.js";
+
+export const TASK_BLOCK_BEGIN = "<!-- clawbridge:tasks:begin -->";
+export const TASK_BLOCK_END = "<!-- clawbridge:tasks:end -->";
+
+/** One row of the task board. */
+export interface TaskBoardEntry {
+  id: string;
+  node: string;
+  state: string;
+  title: string;
+  requestedBy?: string;
+  /** ISO 8601. */
+  updatedAt: string;
+}
+
+type Key = "heading" | "note" | "empty" | "id" | "node" | "state" | "title" | "requestedBy" | "updatedAt";
+const messages: Catalog<Key> = {
+  "zh-CN": {
+    heading: "### clawbridge 任务",
+    note: "_此区块由 clawbridge 维护，区块内的修改会被覆盖；区块外的内容会保留。_",
+    empty: "（暂无任务）",
+    id: "任务",
+    node: "节点",
+    state: "状态",
+    title: "内容",
+    requestedBy: "发起人",
+    updatedAt: "更新时间",
+  },
+  en: {
+    heading: "### clawbridge tasks",
+    note: "_This block is maintained by clawbridge; edits inside it are overwritten, everything outside it is kept._",
+    empty: "(no tasks yet)",
+    id: "Task",
+    node: "Node",
+    state: "State",
+    title: "Prompt",
+    requestedBy: "Requested by",
+    updatedAt: "Updated",
+  },
+};
+
+function cell(text: string, max = 80): string {
+  const flat = text.replace(/\r?\n/g, " ").replace(/\|/g, "\\|").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** The block's Markdown, markers included. */
+export function renderTaskBlock(entries: readonly TaskBoardEntry[], locale: Locale = "zh-CN"): string {
+  const t = translator(messages, locale);
+  const lines = [TASK_BLOCK_BEGIN, t("heading"), "", t("note"), ""];
+  if (entries.length === 0) {
+    lines.push(t("empty"));
+  } else {
+    lines.push(
+      `| ${t("id")} | ${t("node")} | ${t("state")} | ${t("title")} | ${t("requestedBy")} | ${t("updatedAt")} |`,
+    );
+    lines.push("|---|---|---|---|---|---|");
+    for (const e of entries) {
+      lines.push(
+        `| ${cell(e.id, 40)} | ${cell(e.node, 64)} | ${cell(e.state, 20)} | ${cell(e.title)} | ${cell(e.requestedBy ?? "", 64)} | ${cell(e.updatedAt, 40)} |`,
+      );
+    }
+  }
+  lines.push(TASK_BLOCK_END);
+  return lines.join("\n");
+}
+
+/**
+ * Puts `block` in place of the existing block (the last begin marker and the end marker
+ * after it), or appends it; everything else in the file stays byte for byte.
+ */
+export function replaceTaskBlock(existing: string, block: string): string {
+  const eol = existing.includes("\r\n") ? "\r\n" : "\n";
+  const styled = eol === "\n" ? block : block.replace(/\n/g, eol);
+  const begin = existing.lastIndexOf(TASK_BLOCK_BEGIN);
+  const end = begin >= 0 ? existing.indexOf(TASK_BLOCK_END, begin) : -1;
+  if (begin >= 0 && end >= 0) {
+    return existing.slice(0, begin) + styled + existing.slice(end + TASK_BLOCK_END.length);
+  }
+  if (existing.trim() === "") return `${existing.startsWith("\uFEFF") ? "\uFEFF" : ""}${styled}${eol}`;
+  const separator = existing.endsWith(eol + eol) ? "" : existing.endsWith(eol) ? eol : eol + eol;
+  return `${existing}${separator}${styled}${eol}`;
+}
+
+/** Re-reads `tasks/shared-tasks.md` under its lock and rewrites only our block. */
+export async function updateTaskBoard(
+  layout: MailboxLayout,
+  entries: readonly TaskBoardEntry[],
+  lock: LockOptions,
+  locale: Locale = "zh-CN",
+): Promise<void> {
+  await fs.mkdir(layout.tasksDir, { recursive: true });
+  await withFileLock(layout.taskBoardFile, lock, async () => {
+    let existing = "";
+    try {
+      existing = await fs.readFile(layout.taskBoardFile, "utf8");
+    } catch (error) {
+      if (errnoCode(error) !== "ENOENT") throw error;
+    }
+    const next = replaceTaskBlock(existing, renderTaskBlock(entries, locale));
+    if (next !== existing) await writeFileAtomic(layout.taskBoardFile, next);
+  });
+}
