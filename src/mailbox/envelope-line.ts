@@ -38,7 +38,8 @@ export function parseEnvelopeLine(text: string, inboxFile: string): ParsedLine {
     });
     return { kind: "invalid", reason: `not an envelope: ${problems.join("; ")}` };
   }
-  const input = result.data;
-  const id = input.id ?? contentHash([inboxFile, input.from, input.to, input.timestamp, input.content]);
-  return { kind: "envelope", envelope: { ...input, id } };
+  const envelope = result.data;
+  // zod returned a fresh object: filling in the id in place saves a copy per line.
+  envelope.id ??= contentHash([inboxFile, envelope.from, envelope.to, envelope.timestamp, envelope.content]);
+  return { kind: "envelope", envelope: envelope as Envelope };
 }

@@ -3,11 +3,13 @@ import { promises as fs, type Stats } from "node:fs";
 import type { Envelope } from "../core/index.js";
 import { RecentIds } from "../core/index.js";
 import { parseEnvelopeLine } from "./envelope-line.js";
-import { bomLength, decodeLine, type LineEncoding } from "./line-decoder.js";
+import { isUtf8 } from "node:buffer";
+import { bomLength, decodeLine, type DecodedLine, type LineEncoding } from "./line-decoder.js";
 import type { QuarantineRecord } from "./quarantine.js";
 import type { InboxCheckpoint } from "./tail-ledger.js";
 
 const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
 const HEAD_BYTES = 256;
 
 /** Where an envelope came from. */
@@ -21,11 +23,16 @@ export interface EnvelopeMeta {
   encoding: LineEncoding;
 }
 
-export interface ReadBatch {
-  envelopes: { envelope: Envelope; meta: EnvelopeMeta }[];
-  quarantined: Omit<QuarantineRecord, "at">[];
-  /** The offset after the last complete line of this batch. */
-  offset: number;
+/** Where an `InboxReader` hands what it reads. */
+export interface ReadSink {
+  /** One envelope, in file order; a returned promise is awaited before the next line is read. */
+  envelope(envelope: Envelope, meta: EnvelopeMeta): void | Promise<void>;
+  /** One line that is not an envelope. */
+  quarantine(record: Omit<QuarantineRecord, "at">): void;
+  /** Everything before `offset` was handed over; the reader's offset moves once this resolves. */
+  committed(offset: number): Promise<void>;
+  /** The file shrank or was replaced: reading starts again at 0. */
+  rotated(): Promise<void>;
 }
 
 export interface InboxReaderOptions {
@@ -43,6 +50,12 @@ export interface InboxReaderOptions {
 export class InboxReader {
   offset = 0;
   readonly recent: RecentIds;
+  /**
+   * Lines ending at or before this offset may have been delivered before (a re-read after a
+   * rotation or a failed handler) and are checked against `recent`; lines beyond it are new.
+   * Skipping the check for new lines matters on a cold read of a large inbox.
+   */
+  repeatBelow = 0;
   private head: { hash: string; length: number } | undefined;
   /** An over-long line being skipped: where it started and how far it has been scanned. */
   private skipping: { start: number; scanned: number } | undefined;
@@ -74,6 +87,21 @@ export class InboxReader {
         : undefined;
   }
 
+  /** Bytes read from this file so far (resume cost, metrics). */
+  bytesRead = 0;
+
+  private async readAt(
+    handle: fs.FileHandle,
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }> {
+    const result = await handle.read(buffer, offset, length, position);
+    this.bytesRead += result.bytesRead;
+    return result;
+  }
+
   checkpoint(): InboxCheckpoint {
     return { offset: this.offset, headHash: this.head?.hash, headLength: this.head?.length };
   }
@@ -85,7 +113,7 @@ export class InboxReader {
       const { size } = await handle.stat();
       const window = Math.min(size, 64 * 1024);
       const tail = Buffer.alloc(window);
-      await handle.read(tail, 0, window, size - window);
+      await this.readAt(handle, tail, 0, window, size - window);
       const lastNewline = tail.lastIndexOf(NEWLINE);
       this.offset = lastNewline >= 0 ? size - window + lastNewline + 1 : size;
       await this.updateHead(handle, size);
@@ -95,13 +123,12 @@ export class InboxReader {
   }
 
   /**
-   * Reads what was appended since the last call. Returns undefined when the file is gone.
-   * `onBatch` is called per chunk, in file order; the offset moves only after it resolves.
+   * Reads what was appended since the last call; returns undefined when the file is gone.
+   * Envelopes go to the sink one by one, in file order (a returned promise is awaited before
+   * the next line); after each chunk, `committed` hears the offset everything before which
+   * has been handed over, and only then does the reader's own offset move.
    */
-  async readNew(
-    onRotation: () => Promise<void>,
-    onBatch: (batch: ReadBatch) => Promise<void>,
-  ): Promise<Stats | undefined> {
+  async readNew(sink: ReadSink): Promise<Stats | undefined> {
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(this.path, "r");
@@ -114,12 +141,11 @@ export class InboxReader {
         this.offset = 0;
         this.head = undefined;
         this.skipping = undefined;
-        await onRotation();
+        this.repeatBelow = Number.POSITIVE_INFINITY;
+        await sink.rotated();
       }
-      while (true) {
-        const progressed = await this.readAvailable(handle, stat.size, onBatch);
-        if (stat.size > this.offset) await this.updateHead(handle, stat.size);
-        if (!progressed) break;
+      while (await this.readAvailable(handle, stat.size, sink)) {
+        await this.updateHead(handle, stat.size);
         stat = await handle.stat();
       }
       await this.updateHead(handle, stat.size);
@@ -134,10 +160,10 @@ export class InboxReader {
     if (size < this.offset) return true;
     // The byte before our offset must be the newline that ended the last line we read.
     const probe = Buffer.alloc(Math.max(1, this.head?.length ?? 0));
-    await handle.read(probe, 0, 1, this.offset - 1);
+    await this.readAt(handle, probe, 0, 1, this.offset - 1);
     if (probe[0] !== NEWLINE) return true;
     if (this.head) {
-      const { bytesRead } = await handle.read(probe, 0, this.head.length, 0);
+      const { bytesRead } = await this.readAt(handle, probe, 0, this.head.length, 0);
       if (bytesRead < this.head.length || sha256(probe.subarray(0, this.head.length)) !== this.head.hash) {
         return true;
       }
@@ -149,23 +175,20 @@ export class InboxReader {
     const length = Math.min(HEAD_BYTES, size, this.offset);
     if (length === 0 || (this.head && this.head.length >= length)) return;
     const bytes = Buffer.alloc(length);
-    await handle.read(bytes, 0, length, 0);
+    await this.readAt(handle, bytes, 0, length, 0);
     this.head = { hash: sha256(bytes), length };
   }
 
-  /** Reads from the offset to `size`; returns whether any bytes were consumed. */
-  private async readAvailable(
-    handle: fs.FileHandle,
-    size: number,
-    onBatch: (batch: ReadBatch) => Promise<void>,
-  ): Promise<boolean> {
-    let progressed = false;
+  /** Reads from the offset to `size`; returns whether the offset moved. */
+  private async readAvailable(handle: fs.FileHandle, size: number, sink: ReadSink): Promise<boolean> {
+    const startOffset = this.offset;
     let position = this.skipping ? this.skipping.scanned : this.offset;
     // Bytes of a line that started in an earlier chunk (a line may straddle chunks).
     let carry: Buffer | undefined;
     let lineStart = this.offset;
     while (position < size) {
-      const { bytesRead } = await handle.read(
+      const { bytesRead } = await this.readAt(
+        handle,
         this.buffer,
         0,
         Math.min(this.chunkBytes, size - position),
@@ -173,8 +196,12 @@ export class InboxReader {
       );
       if (bytesRead === 0) break;
       const chunk = this.buffer.subarray(0, bytesRead);
-      const batch: ReadBatch = { envelopes: [], quarantined: [], offset: this.offset };
+      let committed = -1;
       let cursor = 0;
+      // One UTF-8 check for all the chunk's complete lines: a newline byte never occurs inside
+      // a multi-byte UTF-8 character, so each of them is valid UTF-8 too.
+      const lastNewline = chunk.lastIndexOf(NEWLINE);
+      const utf8Chunk = lastNewline >= 0 && isUtf8(chunk.subarray(0, lastNewline));
       while (cursor < bytesRead) {
         const newline = chunk.indexOf(NEWLINE, cursor);
         if (this.skipping) {
@@ -184,16 +211,11 @@ export class InboxReader {
             break;
           }
           const end = position + newline;
-          batch.quarantined.push({
-            file: this.inbox,
-            offset: this.skipping.start,
-            length: end - this.skipping.start,
-            reason: `line longer than maxLineBytes (${this.options.maxLineBytes} bytes): ${end - this.skipping.start} bytes`,
-          });
+          sink.quarantine(this.oversize(this.skipping.start, end - this.skipping.start));
           this.skipping = undefined;
           cursor = newline + 1;
           lineStart = position + cursor;
-          batch.offset = lineStart;
+          committed = lineStart;
           continue;
         }
         if (newline < 0) {
@@ -208,64 +230,87 @@ export class InboxReader {
           cursor = bytesRead;
           break;
         }
-        let line = chunk.subarray(cursor, newline);
-        if (carry) {
-          line = Buffer.concat([carry, line]);
-          carry = undefined;
-        }
         const end = position + newline + 1;
-        if (line.length > this.options.maxLineBytes) {
-          batch.quarantined.push({
-            file: this.inbox,
-            offset: lineStart,
-            length: line.length,
-            reason: `line longer than maxLineBytes (${this.options.maxLineBytes} bytes): ${line.length} bytes`,
-          });
+        const length = (carry?.length ?? 0) + newline - cursor;
+        if (length > this.options.maxLineBytes) {
+          sink.quarantine(this.oversize(lineStart, length));
+        } else if (carry || !utf8Chunk || lineStart === 0) {
+          const line = carry
+            ? Buffer.concat([carry, chunk.subarray(cursor, newline)])
+            : chunk.subarray(cursor, newline);
+          const pending = this.takeLine(
+            decodeLine(lineStart === 0 ? line.subarray(bomLength(line)) : line),
+            line,
+            lineStart,
+            end,
+            sink,
+          );
+          if (pending) await pending;
         } else {
-          this.takeLine(line, lineStart, end, batch);
+          // The fast path: decode straight from the chunk, without a copy or a second UTF-8 check.
+          const stop = newline > cursor && chunk[newline - 1] === CARRIAGE_RETURN ? newline - 1 : newline;
+          const decoded = { text: chunk.toString("utf8", cursor, stop), encoding: "utf-8" as const };
+          const pending = this.takeLine(decoded, undefined, lineStart, end, sink);
+          if (pending) await pending;
         }
+        carry = undefined;
         cursor = newline + 1;
         lineStart = end;
-        batch.offset = end;
+        committed = end;
       }
       position += bytesRead;
-      if (batch.offset !== this.offset || batch.quarantined.length > 0) {
-        await onBatch(batch);
-        this.offset = batch.offset;
-        progressed = true;
+      if (committed >= 0) {
+        await sink.committed(committed);
+        this.offset = committed;
       }
     }
-    return progressed;
+    return this.offset !== startOffset;
   }
 
-  private takeLine(line: Buffer, offset: number, end: number, batch: ReadBatch): void {
-    const bom = offset === 0 ? bomLength(line) : 0;
-    const decoded = decodeLine(bom ? line.subarray(bom) : line);
+  private oversize(offset: number, length: number): Omit<QuarantineRecord, "at"> {
+    return {
+      file: this.inbox,
+      offset,
+      length,
+      reason: `line longer than maxLineBytes (${this.options.maxLineBytes} bytes): ${length} bytes`,
+    };
+  }
+
+  private takeLine(
+    decoded: DecodedLine,
+    raw: Buffer | undefined,
+    offset: number,
+    end: number,
+    sink: ReadSink,
+  ): void | Promise<void> {
     if ("error" in decoded) {
-      batch.quarantined.push({
+      sink.quarantine({
         file: this.inbox,
         offset,
-        length: line.length,
+        length: end - 1 - offset,
         reason: decoded.error,
-        sample: sample(line),
+        sample: raw ? sample(raw) : undefined,
       });
       return;
     }
     const parsed = parseEnvelopeLine(decoded.text, this.inbox);
     if (parsed.kind === "blank") return;
     if (parsed.kind === "invalid") {
-      batch.quarantined.push({
+      sink.quarantine({
         file: this.inbox,
         offset,
-        length: line.length,
+        length: end - 1 - offset,
         reason: parsed.reason,
         sample: decoded.text.slice(0, 500),
       });
       return;
     }
-    batch.envelopes.push({
-      envelope: parsed.envelope,
-      meta: { inbox: this.inbox, node: this.node, offset, end, encoding: decoded.encoding },
+    return sink.envelope(parsed.envelope, {
+      inbox: this.inbox,
+      node: this.node,
+      offset,
+      end,
+      encoding: decoded.encoding,
     });
   }
 }

@@ -2,9 +2,9 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { isoWithOffset, silentLogger, type Envelope, type Logger } from "../core/index.js";
-import { InboxReader, type EnvelopeMeta, type ReadBatch } from "./inbox-reader.js";
+import { InboxReader, type EnvelopeMeta, type ReadSink } from "./inbox-reader.js";
 import { nodeOfInboxFile, type MailboxLayout } from "./layout.js";
-import type { QuarantineSink } from "./quarantine.js";
+import type { QuarantineRecord, QuarantineSink } from "./quarantine.js";
 import type { DeliveredEntry, InboxMemory, TailLedger } from "./tail-ledger.js";
 import { decideWatchMode, type WatchDecision, type WatchSetting } from "./watch-mode.js";
 
@@ -55,6 +55,13 @@ export class Tailer {
 
   constructor(private readonly options: TailerOptions) {
     this.log = (options.logger ?? silentLogger()).child({ component: "mailbox.tailer" });
+  }
+
+  /** Counters for benchmarks and metrics. */
+  stats(): { inboxes: number; bytesRead: number } {
+    let bytesRead = 0;
+    for (const reader of this.readers.values()) bytesRead += reader.bytesRead;
+    return { inboxes: this.readers.size, bytesRead };
   }
 
   get watchMode(): WatchDecision | undefined {
@@ -180,16 +187,7 @@ export class Tailer {
   private async read(reader: InboxReader): Promise<void> {
     const name = reader.inbox;
     try {
-      const stat = await reader.readNew(
-        async () => {
-          this.log.info(
-            { inbox: name },
-            "inbox was rotated (shrank or replaced); reading it again from the start",
-          );
-          await this.options.ledger.recordRotation(name);
-        },
-        (batch) => this.deliver(reader, batch),
-      );
+      const stat = await reader.readNew(this.sinkFor(reader));
       if (stat) this.sizes.set(name, stat.size);
       this.dirty.add(name);
       this.scheduleCheckpoint();
@@ -200,30 +198,63 @@ export class Tailer {
     }
   }
 
-  private async deliver(reader: InboxReader, batch: ReadBatch): Promise<void> {
-    const at = isoWithOffset(Date.now());
-    for (const record of batch.quarantined) {
-      this.log.warn(
-        { inbox: record.file, offset: record.offset, reason: record.reason },
-        "mailbox line quarantined",
-      );
-      await this.options.quarantine.put({ at, ...record });
-    }
-    const delivered: DeliveredEntry[] = [];
-    try {
-      for (const { envelope, meta } of batch.envelopes) {
-        if (reader.recent.has(envelope.id)) continue; // already delivered (re-read after rotation or restart)
-        const result = this.options.handler(envelope, meta);
-        if (result) await result;
-        reader.recent.add(envelope.id);
-        delivered.push({ id: envelope.id, end: meta.end });
+  /**
+   * Hands envelopes to the handler once each: ids already delivered (a re-read after a
+   * rotation or a crash) are skipped. What was delivered is recorded per chunk, and also
+   * when the handler fails, so the retry starts after the last envelope it took.
+   */
+  private sinkFor(reader: InboxReader): ReadSink {
+    const name = reader.inbox;
+    let delivered: DeliveredEntry[] = [];
+    let quarantined: QuarantineRecord[] = [];
+    const flush = async () => {
+      const entries = delivered;
+      const records = quarantined;
+      delivered = [];
+      quarantined = [];
+      for (const record of records) {
+        this.log.warn(
+          { inbox: record.file, offset: record.offset, reason: record.reason },
+          "mailbox line quarantined",
+        );
+        await this.options.quarantine.put(record);
       }
-    } catch (error) {
-      // Keep what was handled; the failed line and those after it are read again later.
-      await this.options.ledger.recordDelivered(reader.inbox, delivered);
-      throw error;
-    }
-    await this.options.ledger.recordDelivered(reader.inbox, delivered);
+      await this.options.ledger.recordDelivered(name, entries);
+    };
+    let lastEnd = 0;
+    const done = (id: string, end: number) => {
+      reader.recent.add(id);
+      delivered.push({ id, end });
+      lastEnd = end;
+    };
+    // The failed line and those after it are read again: what came before must not repeat.
+    const failed = (error: unknown) => {
+      reader.repeatBelow = Math.max(reader.repeatBelow, lastEnd);
+      return flush().then(() => Promise.reject(error));
+    };
+    const deliver = (envelope: Envelope, meta: EnvelopeMeta): void | Promise<void> => {
+      if (meta.end <= reader.repeatBelow && reader.recent.has(envelope.id)) return;
+      let result: void | Promise<void>;
+      try {
+        result = this.options.handler(envelope, meta);
+      } catch (error) {
+        return failed(error);
+      }
+      if (!result) return done(envelope.id, meta.end);
+      return result.then(() => done(envelope.id, meta.end), failed);
+    };
+    return {
+      envelope: deliver,
+      quarantine: (record) => quarantined.push({ at: isoWithOffset(Date.now()), ...record }),
+      committed: flush,
+      rotated: async () => {
+        this.log.info(
+          { inbox: name },
+          "inbox was rotated (shrank or replaced); reading it again from the start",
+        );
+        await this.options.ledger.recordRotation(name);
+      },
+    };
   }
 
   private scheduleCheckpoint(): void {
@@ -243,6 +274,11 @@ export class Tailer {
       const reader = this.readers.get(name);
       if (reader) await this.options.ledger.saveCheckpoint(name, reader.checkpoint());
     }
+  }
+
+  /** Resolves once no read is in progress (after start: the first pass over every inbox is done). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
   }
 
   /** Stops watching, lets the reads in progress finish, and saves the cursors. */

@@ -193,4 +193,28 @@ describe("mailbox tailer", () => {
     const cursors = JSON.parse(await fs.readFile(path.join(fx.stateDir, "mailbox", "cursors.json"), "utf8"));
     expect(cursors["to-b.jsonl"].offset).toBe((await fs.stat(fx.inbox("b"))).size);
   });
+
+  it("a failing handler is retried from the failed line; nothing before it repeats", async () => {
+    const fx = sharedFixture();
+    const lines = ["a", "b", "c", "d"].map((x, i) => seedLine("x", "b", x, `2026-02-14T18:40:0${i}+08:00`));
+    fx.write("b", `${lines.join("\n")}\n`);
+    const seen: string[] = [];
+    let failures = 0;
+    const store = memoryStore(fx.root, fx.stateDir);
+    const c = collector();
+    const tailer = await store.tail({
+      startAt: "start",
+      ledger: new MemoryTailLedger(),
+      quarantine: c.quarantine,
+      handler: async (envelope) => {
+        if (envelope.content === "c" && failures++ === 0) throw new Error("gateway offline");
+        seen.push(envelope.content);
+      },
+    });
+    running.push(tailer);
+    await waitFor(() => seen.length === 4, { what: "retry after the failure" });
+    await sleep(100);
+    expect(seen).toEqual(["a", "b", "c", "d"]);
+    expect(failures).toBe(2);
+  });
 });

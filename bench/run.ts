@@ -1,0 +1,37 @@
+// `npm run bench -- --json`: every benchmark, one JSON object per line on stdout.
+// Without --json a readable table goes to stderr as well. `--only <prefix>` runs a subset.
+import { appendBenchmarks } from "./mailbox/append.js";
+import { ingestBenchmarks } from "./mailbox/ingest.js";
+import { notifyBenchmarks } from "./mailbox/notify.js";
+import { resumeBenchmarks } from "./mailbox/resume.js";
+import type { BenchResult } from "./lib/report.js";
+
+const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
+  { name: "mailbox.append", run: appendBenchmarks },
+  { name: "mailbox.ingest", run: ingestBenchmarks },
+  { name: "mailbox.resume", run: resumeBenchmarks },
+  { name: "mailbox.notify", run: notifyBenchmarks },
+];
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const onlyIndex = args.indexOf("--only");
+const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
+
+let failed = 0;
+for (const suite of suites) {
+  if (only && !suite.name.startsWith(only) && !only.startsWith(suite.name)) continue;
+  const results = await suite.run();
+  for (const result of results) {
+    if (only && !result.name.startsWith(only) && !suite.name.startsWith(only)) continue;
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (result.ok === false) failed++;
+    if (!json) {
+      process.stderr.write(
+        `${result.ok === false ? "✗" : "✓"} ${result.name} = ${result.value} ${result.unit} (goal ${result.goal ?? "—"})\n`,
+      );
+    }
+  }
+}
+// Benchmarks report; they do not fail the run (CI machines are noisy). `ok` says whether a goal was met.
+if (!json) process.stderr.write(`${failed} goal(s) missed\n`);
