@@ -46,6 +46,7 @@ export {
 export {
   decideWatchMode,
   filesystemType,
+  fsTypeFromMounts,
   type WatchDecision,
   type WatchMode,
   type WatchSetting,

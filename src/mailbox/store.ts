@@ -125,7 +125,8 @@ export class FsMailboxStore implements MailboxStore {
       logger: this.options.logger,
       watch: this.options.watch,
       pollMs: this.options.pollMs,
-      safetyPollMs: request.safetyPollMs,
+      // Native mode re-checks now and then too: change events are hints, not a guarantee.
+      safetyPollMs: request.safetyPollMs ?? Math.max(2_000, this.options.pollMs ?? 1_000),
       maxLineBytes: this.options.maxLineBytes,
       startAt: request.startAt,
     });

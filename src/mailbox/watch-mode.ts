@@ -78,14 +78,17 @@ export async function filesystemType(dir: string): Promise<string | undefined> {
 
 /** The type of the longest mount point that contains `dir` (Linux; undefined elsewhere). */
 async function typeFromProcMounts(dir: string): Promise<string | undefined> {
-  let text: string;
   try {
-    text = await fs.readFile("/proc/self/mounts", "utf8");
+    return fsTypeFromMounts(await fs.readFile("/proc/self/mounts", "utf8"), dir);
   } catch {
     return undefined;
   }
+}
+
+/** Parses `/proc/mounts` text: the type of the longest mount point containing `dir`. */
+export function fsTypeFromMounts(mounts: string, dir: string): string | undefined {
   let best: { mountPoint: string; type: string } | undefined;
-  for (const line of text.split("\n")) {
+  for (const line of mounts.split("\n")) {
     const [, rawMountPoint, type] = line.split(" ");
     if (!rawMountPoint || !type) continue;
     // /proc/mounts escapes spaces and other bytes as octal (\040).

@@ -59,3 +59,13 @@ export function memoryStore(root: string, stateDir: string, watch: "native" | "p
 }
 
 export { MemoryTailLedger };
+
+/** Starts a tailer that reads every inbox from the start into a collector, keeping its cursors in memory. */
+export function tailInto(store: FsMailboxStore, c: ReturnType<typeof collector>) {
+  return store.tail({
+    handler: c.handler,
+    quarantine: c.quarantine,
+    ledger: new MemoryTailLedger(),
+    startAt: "start",
+  });
+}

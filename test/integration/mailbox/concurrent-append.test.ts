@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { MemoryTailLedger } from "../../../src/mailbox/index.js";
-import { collector, memoryStore, sharedFixture } from "../../helpers/mailbox.js";
+import { collector, memoryStore, tailInto, sharedFixture } from "../../helpers/mailbox.js";
 import { finished, spawnTs } from "../../helpers/spawn.js";
 import { waitFor } from "../../helpers/wait.js";
 
@@ -10,12 +9,7 @@ describe("four processes appending to one inbox at once", () => {
     const fx = sharedFixture();
     const store = memoryStore(fx.root, fx.stateDir);
     const c = collector();
-    const tailer = await store.tail({
-      handler: c.handler,
-      quarantine: c.quarantine,
-      ledger: new MemoryTailLedger(),
-      startAt: "start",
-    });
+    const tailer = await tailInto(store, c);
     const workers = [0, 1, 2, 3].map((w) =>
       finished(spawnTs("test/helpers/append-worker.ts", [fx.root, "ai-pc", String(w), "2500"])),
     );

@@ -2,10 +2,9 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseEnvelopeLine } from "../../../src/mailbox/index.js";
-import { collector, memoryStore, seedLine, sharedFixture } from "../../helpers/mailbox.js";
+import { collector, memoryStore, tailInto, seedLine, sharedFixture } from "../../helpers/mailbox.js";
 import { finished, spawnTs } from "../../helpers/spawn.js";
 import { sleep, waitFor } from "../../helpers/wait.js";
-import { MemoryTailLedger } from "../../../src/mailbox/index.js";
 
 function linesFor(from: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) =>
@@ -108,12 +107,7 @@ describe("a writer killed mid-line", () => {
     const store = memoryStore(fx.root, fx.stateDir);
     await store.append({ from: "a", to: "b", type: "message", content: "after" });
     const c = collector();
-    const tailer = await store.tail({
-      handler: c.handler,
-      quarantine: c.quarantine,
-      ledger: new MemoryTailLedger(),
-      startAt: "start",
-    });
+    const tailer = await tailInto(store, c);
     await waitFor(() => c.envelopes.length === 2 && c.quarantined.length === 1);
     await tailer.stop();
     expect(c.contents()).toEqual(["before", "after"]);

@@ -217,4 +217,31 @@ describe("mailbox tailer", () => {
     expect(seen).toEqual(["a", "b", "c", "d"]);
     expect(failures).toBe(2);
   });
+
+  it("by default keeps bad lines in state.dir/quarantine.jsonl with file, offset and reason", async () => {
+    const fx = sharedFixture();
+    fx.write("b", `${seedLine("a", "b", "ok")}\n{"pretty": \n`);
+    const store = memoryStore(fx.root, fx.stateDir);
+    const c = collector();
+    const tailer = await store.tail({ handler: c.handler, startAt: "start", ledger: new MemoryTailLedger() });
+    running.push(tailer);
+    const file = path.join(fx.stateDir, "quarantine.jsonl");
+    const records = await waitFor(async () => {
+      const text = await fs.readFile(file, "utf8").catch(() => "");
+      return text
+        ? text
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l))
+        : undefined;
+    });
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      file: "to-b.jsonl",
+      offset: Buffer.byteLength(seedLine("a", "b", "ok")) + 1,
+    });
+    expect(records[0].reason).toMatch(/invalid JSON/);
+    expect(Date.parse(records[0].at)).not.toBeNaN();
+    expect(c.contents()).toEqual(["ok"]);
+  });
 });
