@@ -245,13 +245,13 @@ export class InboxReader {
             end,
             sink,
           );
-          if (pending) await pending;
+          if (pending instanceof Promise) await pending;
         } else {
           // The fast path: decode straight from the chunk, without a copy or a second UTF-8 check.
           const stop = newline > cursor && chunk[newline - 1] === CARRIAGE_RETURN ? newline - 1 : newline;
           const decoded = { text: chunk.toString("utf8", cursor, stop), encoding: "utf-8" as const };
           const pending = this.takeLine(decoded, undefined, lineStart, end, sink);
-          if (pending) await pending;
+          if (pending instanceof Promise) await pending;
         }
         carry = undefined;
         cursor = newline + 1;

@@ -240,7 +240,8 @@ export class Tailer {
       } catch (error) {
         return failed(error);
       }
-      if (!result) return done(envelope.id, meta.end);
+      // Only a promise is waited for: a handler typed `void` may still return a value.
+      if (!(result instanceof Promise)) return done(envelope.id, meta.end);
       return result.then(() => done(envelope.id, meta.end), failed);
     };
     return {

@@ -48,7 +48,7 @@ describe("clawbridge send / tail", () => {
     const done = finished(tail);
     let out = "";
     tail.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    await waitFor(() => out.includes("\n"), { timeoutMs: 15_000, what: "tail output" });
+    await waitFor(() => out.includes("\n"), { timeoutMs: 30_000, what: "tail output" });
     tail.kill("SIGTERM");
     const exit = await done;
     expect(exit.code).toBe(0);
@@ -74,7 +74,7 @@ describe("clawbridge send / tail", () => {
     let err = "";
     tail.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
     tail.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
-    await waitFor(() => err.includes("following"), { timeoutMs: 15_000 });
+    await waitFor(() => err.includes("following"), { timeoutMs: 30_000 });
     const sent = await runCli([
       "send",
       "--shared",
@@ -87,10 +87,10 @@ describe("clawbridge send / tail", () => {
     ]);
     expect(sent.code).toBe(0);
     writeFileSync(path.join(shared, "messages", "to-ai-pc.jsonl"), "{broken\n", { flag: "a" });
-    await waitFor(
-      () => out.includes("line two") && err.includes("broken") === false && err.includes("invalid JSON"),
-      { timeoutMs: 15_000 },
-    );
+    await waitFor(() => out.includes("line two") && err.includes("invalid JSON"), {
+      timeoutMs: 30_000,
+      what: () => `the envelope and the bad-line report; stdout: ${out}; stderr: ${err}`,
+    });
     tail.kill("SIGINT");
     await done;
     expect(out).toContain("office-mac → ai-pc  [message]");

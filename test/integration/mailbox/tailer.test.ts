@@ -244,4 +244,24 @@ describe("mailbox tailer", () => {
     expect(Date.parse(records[0].at)).not.toBeNaN();
     expect(c.contents()).toEqual(["ok"]);
   });
+
+  it("accepts a handler typed void that returns a value at run time (like stream.write)", async () => {
+    const fx = sharedFixture();
+    fx.write(
+      "b",
+      `${seedLine("a", "b", "one", "2026-02-14T18:40:01+08:00")}\n${seedLine("a", "b", "two", "2026-02-14T18:40:02+08:00")}\n`,
+    );
+    const printed: string[] = [];
+    const print: (text: string) => void = (text) => printed.push(text);
+    const tailer = await memoryStore(fx.root, fx.stateDir).tail({
+      startAt: "start",
+      ledger: new MemoryTailLedger(),
+      quarantine: collector().quarantine,
+      handler: (envelope) => print(envelope.content),
+    });
+    running.push(tailer);
+    await waitFor(() => printed.length === 2);
+    await sleep(100);
+    expect(printed).toEqual(["one", "two"]);
+  });
 });
