@@ -2,7 +2,6 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import {
   ClawbridgeError,
-  DEFAULT_SELF_NAME,
   createLogger,
   SecretRegistry,
   translator,
@@ -10,10 +9,8 @@ import {
   type Logger,
   type Translate,
 } from "../core/index.js";
-import { loadConfig, type Config, type LoadedConfig } from "../config/index.js";
+import { configSchema, loadConfig, type Config, type LoadedConfig } from "../config/index.js";
 import { cliMessages, type CliMessageKey } from "./messages.js";
-
-export const EXAMPLE_CONFIG = "config/clawbridge.example.json5";
 
 /** What every command gets: the language, the translator, streams, and the environment. */
 export interface CliContext {
@@ -68,18 +65,15 @@ export function mailboxSettings(
   const loaded = options.config
     ? loadConfig({ path: options.config, env: ctx.env, locale: ctx.locale, cwd: ctx.cwd })
     : undefined;
-  const mailbox = loaded?.config.mailbox;
-  const root = options.shared ? path.resolve(ctx.cwd, options.shared) : mailbox?.root;
+  const root = options.shared ? path.resolve(ctx.cwd, options.shared) : loaded?.config.mailbox.root;
   if (!root) throw new ClawbridgeError("CB_USAGE", ctx.t("needShared"), { fix: ctx.t("needSharedFix") });
+  // Without a config file the schema's defaults apply, as they would in one that names only the root.
+  const config = loaded?.config ?? configSchema.parse({ mailbox: { root } });
   return {
+    ...config.mailbox,
     root,
-    self: mailbox?.self ?? DEFAULT_SELF_NAME,
-    stateDir: loaded?.config.state.dir ?? path.resolve(ctx.cwd, ".clawbridge"),
-    watch: mailbox?.watch ?? "auto",
-    pollMs: mailbox?.pollMs ?? 1000,
-    maxLineBytes: mailbox?.maxLineBytes ?? 1024 * 1024,
-    lockStaleMs: mailbox?.lockStaleMs ?? 10_000,
-    nodes: loaded ? loaded.config.nodes.map((n) => n.name) : [],
+    stateDir: path.resolve(ctx.cwd, config.state.dir),
+    nodes: config.nodes.map((n) => n.name),
     configPath: loaded?.path,
     loaded,
   };

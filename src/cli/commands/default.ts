@@ -1,5 +1,5 @@
-import { findConfigFile, loadConfig } from "../../config/index.js";
-import { EXAMPLE_CONFIG, packageVersion, type CliContext } from "../context.js";
+import { EXAMPLE_CONFIG, findConfigFile, loadConfig } from "../../config/index.js";
+import { packageVersion, type CliContext } from "../context.js";
 
 /**
  * `clawbridge` with no command (what `npm start` runs). Without a config: what to do next.

@@ -1,6 +1,12 @@
 import { isClawbridgeError } from "../../core/index.js";
-import { findConfigFile, isConfigError, loadConfig, type LoadedConfig } from "../../config/index.js";
-import { EXAMPLE_CONFIG, type CliContext } from "../context.js";
+import {
+  EXAMPLE_CONFIG,
+  findConfigFile,
+  isConfigError,
+  loadConfig,
+  type LoadedConfig,
+} from "../../config/index.js";
+import type { CliContext } from "../context.js";
 import type { DoctorCheck } from "./check.js";
 
 /** Loads the config and turns every problem into its own check line, each with its dotted key and fix. */
