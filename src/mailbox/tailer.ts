@@ -31,7 +31,10 @@ export interface TailerOptions {
 // chokidar (4 and 5) lets one `change` per 50 ms through per file and drops the trailing
 // one, so each event is followed by re-reads that cover the throttle window.
 const FOLLOW_UP_MS = [15, 35, 60];
-const RETRY_AFTER_ERROR_MS = 1000;
+// After a failed read (a handler that threw, an I/O error) the inbox waits, doubling up to 30 s,
+// and events in between do not retry it early: a persistent failure must not spin.
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 
 /**
  * Follows every `messages/to-*.jsonl` and hands each new envelope to the handler once, in
@@ -44,6 +47,7 @@ export class Tailer {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly sizes = new Map<string, number>();
+  private readonly backoff = new Map<string, { delayMs: number; until: number }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private watcher: FSWatcher | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -164,8 +168,10 @@ export class Tailer {
   }
 
   /** Reads a file now, or once more right after the read in progress. */
-  poke(name: string): void {
+  poke(name: string, retry = false): void {
     if (this.stopped) return;
+    const waiting = this.backoff.get(name);
+    if (waiting && !retry && Date.now() < waiting.until) return;
     if (this.running.has(name)) {
       this.again.add(name);
       return;
@@ -176,7 +182,7 @@ export class Tailer {
           this.again.delete(name);
           const reader = this.readers.get(name) ?? (await this.addReader(name, false));
           await this.read(reader);
-        } while (this.again.has(name) && !this.stopped);
+        } while (this.again.has(name) && !this.stopped && !this.backoff.has(name));
       } finally {
         this.running.delete(name);
       }
@@ -189,13 +195,17 @@ export class Tailer {
     try {
       const stat = await reader.readNew(this.sinkFor(reader));
       if (stat) this.sizes.set(name, stat.size);
-      this.dirty.add(name);
-      this.scheduleCheckpoint();
+      this.backoff.delete(name);
     } catch (error) {
       this.sizes.delete(name);
-      this.log.error({ err: error, inbox: name }, "reading the inbox failed; retrying");
-      this.later(RETRY_AFTER_ERROR_MS, () => this.poke(name));
+      const delayMs = Math.min(RETRY_MAX_MS, (this.backoff.get(name)?.delayMs ?? RETRY_FIRST_MS / 2) * 2);
+      this.backoff.set(name, { delayMs, until: Date.now() + delayMs });
+      this.log.error({ err: error, inbox: name, retryInMs: delayMs }, "reading the inbox failed; retrying");
+      this.later(delayMs, () => this.poke(name, true));
     }
+    // Chunks before a failure were delivered too: their offset is worth saving either way.
+    this.dirty.add(name);
+    this.scheduleCheckpoint();
   }
 
   /**

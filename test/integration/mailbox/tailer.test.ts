@@ -264,4 +264,31 @@ describe("mailbox tailer", () => {
     await sleep(100);
     expect(printed).toEqual(["one", "two"]);
   });
+
+  it("backs off while a handler keeps failing, whatever events arrive meanwhile", async () => {
+    const fx = sharedFixture();
+    fx.write("b", `${seedLine("x", "b", "poison")}\n`);
+    let attempts = 0;
+    const tailer = await memoryStore(fx.root, fx.stateDir).tail({
+      startAt: "start",
+      ledger: new MemoryTailLedger(),
+      quarantine: collector().quarantine,
+      handler: () => {
+        attempts++;
+        throw new Error("node offline");
+      },
+    });
+    running.push(tailer);
+    // Appends keep producing change events for at least 2.5 s.
+    const started = Date.now();
+    for (let i = 0; i < 25; i++) {
+      fx.write("b", `${seedLine("x", "b", `more ${i}`)}\n`);
+      await sleep(100);
+    }
+    const elapsedS = (Date.now() - started) / 1000;
+    // The first try, then retries 1 s, 3 s, 7 s … after it: events in between add no attempts.
+    const retriesDue = [1, 3, 7, 15, 31].filter((at) => at <= elapsedS + 0.5).length;
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(attempts).toBeLessThanOrEqual(1 + retriesDue);
+  });
 });
