@@ -1,5 +1,6 @@
 // `npm run bench -- --json`: every benchmark, one JSON object per line on stdout.
 // Without --json a readable table goes to stderr as well. `--only <prefix>` runs a subset.
+import { gatewayBenchmarks } from "./gateway/gateway.js";
 import { appendBenchmarks } from "./mailbox/append.js";
 import { ingestBenchmarks } from "./mailbox/ingest.js";
 import { notifyBenchmarks } from "./mailbox/notify.js";
@@ -11,6 +12,7 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "mailbox.ingest", run: ingestBenchmarks },
   { name: "mailbox.resume", run: resumeBenchmarks },
   { name: "mailbox.notify", run: notifyBenchmarks },
+  { name: "gateway", run: gatewayBenchmarks },
 ];
 
 const args = process.argv.slice(2);

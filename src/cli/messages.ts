@@ -66,6 +66,31 @@ const en = {
   doctorSummaryOk: "all checks passed",
   doctorSummaryFail: "{count} check(s) failed",
   skippedNoShared: "skipped: no shared folder configured",
+  doctorNodes: "nodes",
+  doctorNode: "node {node}",
+  nodesNone: "no nodes configured",
+  checkUrl: "URL",
+  checkReachable: "reachable",
+  checkAuth: "auth",
+  checkProtocol: "protocol version",
+  checkPaired: "paired",
+  checkMailboxOnly: "mailbox-only",
+  nodeConnected: "connected (OpenClaw {version}), {latency} ms round trip",
+  nodeAuthOk: "token accepted",
+  nodePaired: "this bridge's device is approved",
+  nodeMailboxOnly: "no url: its agent reads messages/to-<node>.jsonl itself",
+  nodeUnreachable: "cannot connect to {url}: {reason}",
+  nodePairing: "pairing required: this bridge's device is not approved yet (request {requestId})",
+  fixPairing: "run `{command}` on {node}'s computer; clawbridge connects by itself once it is approved",
+  nodeAuthRefused: "the gateway refused the token",
+  envVar: "the environment variable {name}",
+  fixAuth:
+    "set {where} to that gateway's gateway.auth.token (`openclaw gateway status` on {node}'s computer shows it) and restart clawbridge",
+  nodeProtocol: "the gateway speaks another protocol version; clawbridge speaks 4",
+  fixProtocol: "upgrade OpenClaw on {node} (or clawbridge) so both speak gateway protocol 4",
+  fixUrl: 'nodes[].url must look like "ws://192.168.1.52:18789" (ws:// or wss://)',
+  fixReachable:
+    'check that the gateway runs on {node} (openclaw gateway status), binds beyond loopback (gateway.bind "lan") or is reached through a tunnel, and that no firewall is in the way',
 } as const;
 
 export type CliMessageKey = keyof typeof en;
@@ -134,6 +159,31 @@ const zhCN: Record<CliMessageKey, string> = {
   doctorSummaryOk: "全部检查通过",
   doctorSummaryFail: "{count} 项检查失败",
   skippedNoShared: "已跳过：未配置共享文件夹",
+  doctorNodes: "节点",
+  doctorNode: "节点 {node}",
+  nodesNone: "未配置节点",
+  checkUrl: "URL",
+  checkReachable: "可连接",
+  checkAuth: "认证",
+  checkProtocol: "协议版本",
+  checkPaired: "已配对",
+  checkMailboxOnly: "仅邮箱",
+  nodeConnected: "已连接（OpenClaw {version}），往返 {latency} 毫秒",
+  nodeAuthOk: "令牌有效",
+  nodePaired: "本桥的设备已获批准",
+  nodeMailboxOnly: "没有 url：其智能体自行读取 messages/to-<节点>.jsonl",
+  nodeUnreachable: "无法连接 {url}：{reason}",
+  nodePairing: "需要配对：本桥的设备尚未获批准（请求 {requestId}）",
+  fixPairing: "在 {node} 的电脑上运行 `{command}`；批准后 clawbridge 会自动连接",
+  nodeAuthRefused: "网关拒绝了令牌",
+  envVar: "环境变量 {name}",
+  fixAuth:
+    "把 {where} 设为该网关的 gateway.auth.token（在 {node} 的电脑上运行 `openclaw gateway status` 可查看），然后重启 clawbridge",
+  nodeProtocol: "网关使用另一个协议版本；clawbridge 使用协议 4",
+  fixProtocol: "升级 {node} 上的 OpenClaw（或 clawbridge），使双方都使用网关协议 4",
+  fixUrl: 'nodes[].url 应形如 "ws://192.168.1.52:18789"（ws:// 或 wss://）',
+  fixReachable:
+    '确认 {node} 上的网关在运行（openclaw gateway status），监听局域网（gateway.bind "lan"）或经隧道可达，且没有防火墙阻挡',
 };
 
 export const cliMessages: Catalog<CliMessageKey> = { en, "zh-CN": zhCN };

@@ -59,6 +59,8 @@ export interface InterpolationResult {
   missing: ConfigIssue[];
   /** Malformed references such as `${}` or an unclosed `${NAME`. */
   invalid: ConfigIssue[];
+  /** Which variables each key's value came from (`nodes[0].token` → `["AI_PC_TOKEN"]`), for messages that name them. */
+  sources: Record<string, string[]>;
 }
 
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -123,6 +125,7 @@ export function interpolateEnv(tree: unknown, options: InterpolateOptions): Inte
   const secrets = new Set<string>();
   const missing: ConfigIssue[] = [];
   const invalid: ConfigIssue[] = [];
+  const sources: Record<string, string[]> = {};
 
   const visit = (node: unknown, path: PropertyKey[]): unknown => {
     if (typeof node === "string") {
@@ -136,6 +139,7 @@ export function interpolateEnv(tree: unknown, options: InterpolateOptions): Inte
       for (const variable of result.missing) {
         missing.push({ key, message: t("envMissing", { variable }), fix: missingFix(t, variable, envFile) });
       }
+      if (result.used.length > 0) sources[key] = result.used;
       for (const name of result.used) {
         const value = lookup(name);
         if (value && SECRET_VARIABLE_PATTERN.test(name)) secrets.add(value);
@@ -153,7 +157,7 @@ export function interpolateEnv(tree: unknown, options: InterpolateOptions): Inte
   };
 
   const value = visit(tree, []);
-  return { value, secrets: [...secrets], missing, invalid };
+  return { value, secrets: [...secrets], missing, invalid, sources };
 }
 
 /** The fix says where the variable could go, and whether the env file was there at all. */

@@ -34,6 +34,8 @@ export interface ParsedConfig {
   config: Config;
   /** Secret values that came from the environment, for the logger's `SecretRegistry`. */
   secrets: string[];
+  /** The variables each key came from (`nodes[0].token` → `["AI_PC_TOKEN"]`), to name them in errors. */
+  sources: Record<string, string[]>;
 }
 
 /** What {@link loadConfig} returns. */
@@ -177,7 +179,7 @@ export function parseConfigText(text: string, options: ParseConfigOptions = {}):
   config.mailbox.root = path.resolve(baseDir, config.mailbox.root);
   config.state.dir = path.resolve(baseDir, config.state.dir);
   if (config.envFile !== undefined) config.envFile = envFile?.path ?? path.resolve(baseDir, config.envFile);
-  return { config, secrets: interpolated.secrets };
+  return { config, secrets: interpolated.secrets, sources: interpolated.sources };
 }
 
 function parseJson5(text: string, source: string, t: Translate<ConfigMessageKey>): unknown {

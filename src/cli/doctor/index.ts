@@ -1,6 +1,7 @@
 import type { CliContext } from "../context.js";
 import type { DoctorCheck } from "./check.js";
 import { checkConfig } from "./config-checks.js";
+import { checkNodes } from "./node-checks.js";
 import { checkSharedFolder } from "./shared-folder-checks.js";
 
 export type { DoctorCheck } from "./check.js";
@@ -19,7 +20,8 @@ export async function runDoctor(ctx: CliContext, options: { config?: string }): 
     });
     return checks;
   }
-  checks.push(...(await checkSharedFolder(ctx, loaded.config)));
+  const [shared, nodes] = await Promise.all([checkSharedFolder(ctx, loaded.config), checkNodes(ctx, loaded)]);
+  checks.push(...shared, ...nodes);
   return checks;
 }
 

@@ -3,9 +3,10 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { finished, runCli, spawnTs } from "../../helpers/spawn.js";
 import { tempDir } from "../../helpers/temp.js";
+import { fakeGateway, GATEWAY_TOKEN } from "../../helpers/gateway.js";
 import { waitFor } from "../../helpers/wait.js";
 
-function configFixture(extra = "") {
+function configFixture(extra = "", url = "ws://127.0.0.1:18789") {
   const dir = path.join(tempDir(), "配置 目录");
   const shared = path.join(dir, "共享 盘", "Openclaw-Shared");
   mkdirSync(shared, { recursive: true });
@@ -16,14 +17,14 @@ function configFixture(extra = "") {
   // a mailbox-only setup
   mailbox: { root: "./共享 盘/Openclaw-Shared" },
   state: { dir: "./state" },
-  nodes: [ { name: "ai-pc", url: "ws://127.0.0.1:18789", token: "\${AI_PC_TOKEN}" }, { name: "nas-agent" } ],
+  nodes: [ { name: "ai-pc", url: "${url}", token: "\${AI_PC_TOKEN}" }, { name: "nas-agent" } ],
   ${extra}
 }`,
   );
   return { dir, shared, file };
 }
 
-const env = { AI_PC_TOKEN: "test-token-not-real", LANG: "en_US.UTF-8" };
+const env = { AI_PC_TOKEN: GATEWAY_TOKEN, LANG: "en_US.UTF-8" };
 
 describe("clawbridge send / tail", () => {
   it("send then tail --from-start --json round-trips an envelope", async () => {
@@ -131,8 +132,9 @@ describe("clawbridge send / tail", () => {
 });
 
 describe("clawbridge doctor", () => {
-  it("passes on a good config and shared folder, with ✓ lines", async () => {
-    const fx = configFixture();
+  it("passes on a good config, shared folder and node, with ✓ lines", async () => {
+    const fake = await fakeGateway();
+    const fx = configFixture("", fake.url);
     const result = await runCli(["doctor", "--config", fx.file], { env });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     for (const label of [
@@ -198,7 +200,43 @@ describe("clawbridge doctor", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain("nodes[0].token");
     expect(result.stdout).toContain("AI_PC_TOKEN");
-    expect(result.stdout + result.stderr).not.toContain("test-token-not-real");
+    expect(result.stdout + result.stderr).not.toContain(GATEWAY_TOKEN);
+  });
+});
+
+describe("clawbridge doctor: nodes", () => {
+  it("a node that needs pairing: ✗ paired with the exact approve command; the token is never printed", async () => {
+    const fake = await fakeGateway({ requirePairing: true });
+    const fx = configFixture("", fake.url);
+    const result = await runCli(["doctor", "--config", fx.file], { env });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /✗ node ai-pc: paired: pairing required: this bridge's device is not approved yet \(request \S+\)/,
+    );
+    expect(result.stdout).toMatch(
+      /fix: run `openclaw devices approve \S+ --url ws:\/\/127\.0\.0\.1:\d+ --token <your gateway token>` on ai-pc's computer/,
+    );
+    expect(result.stdout + result.stderr).not.toContain(GATEWAY_TOKEN);
+    expect(fake.pendingPairings()).toHaveLength(1);
+  });
+
+  it("a wrong token: ✗ auth naming the variable; an unreachable node: ✗ reachable with the fix", async () => {
+    const fake = await fakeGateway();
+    const wrong = await runCli(["doctor", "--config", configFixture("", fake.url).file], {
+      env: { ...env, AI_PC_TOKEN: "not-the-right-token-xyz" },
+    });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain("✗ node ai-pc: auth: the gateway refused the token");
+    expect(wrong.stdout).toContain("set the environment variable AI_PC_TOKEN");
+    expect(wrong.stdout).not.toContain("not-the-right-token-xyz");
+    const url = fake.url;
+    await fake.close();
+    const down = await runCli(["doctor", "--config", configFixture("", url).file, "--json"], { env });
+    const report = JSON.parse(down.stdout);
+    const reachable = report.checks.find((c: { id: string }) => c.id === "nodes.ai-pc.reachable");
+    expect(reachable).toMatchObject({ ok: false });
+    expect(reachable.detail).toContain("ECONNREFUSED");
+    expect(reachable.fix).toBeTruthy();
   });
 });
 

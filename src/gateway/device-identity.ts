@@ -1,0 +1,140 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { ClawbridgeError, writeFileAtomic } from "../core/index.js";
+
+/**
+ * clawbridge's one persistent Ed25519 device key. Gateways pair a device once; a new key
+ * from the same computer is refused again, so the key lives in `state.dir/identity/`
+ * (mode 0600) and must survive upgrades.
+ */
+export interface DeviceIdentity {
+  /** Hex sha256 of the raw 32-byte public key. */
+  deviceId: string;
+  /** Raw public key, base64url. */
+  publicKey: string;
+  sign(payload: string): string;
+}
+
+interface StoredIdentity {
+  version: 1;
+  deviceId: string;
+  publicKey: string;
+  privateKeyPem: string;
+  createdAt: string;
+}
+
+export function rawPublicKey(key: KeyObject): Buffer {
+  const jwk = key.export({ format: "jwk" });
+  if (typeof jwk.x !== "string") throw new Error("not an Ed25519 public key");
+  return Buffer.from(jwk.x, "base64url");
+}
+
+export function deviceIdOf(rawKey: Buffer): string {
+  return createHash("sha256").update(rawKey).digest("hex");
+}
+
+/** Builds the identity from a private key (PEM); exported for tests with a known key. */
+export function identityFromPrivateKey(privateKeyPem: string): DeviceIdentity {
+  const privateKey = createPrivateKey(privateKeyPem);
+  const raw = rawPublicKey(createPublicKey(privateKey));
+  return {
+    deviceId: deviceIdOf(raw),
+    publicKey: raw.toString("base64url"),
+    sign: (payload) => sign(null, Buffer.from(payload, "utf8"), privateKey).toString("base64url"),
+  };
+}
+
+/** Checks a device signature the way a gateway does (used by the fake gateway and tests). */
+export function verifyDeviceSignature(
+  publicKeyB64Url: string,
+  payload: string,
+  signatureB64Url: string,
+): boolean {
+  try {
+    const key = createPublicKey({
+      key: { kty: "OKP", crv: "Ed25519", x: publicKeyB64Url },
+      format: "jwk",
+    });
+    return verify(null, Buffer.from(payload, "utf8"), key, Buffer.from(signatureB64Url, "base64url"));
+  } catch {
+    return false;
+  }
+}
+
+/** Loads `state.dir/identity/device.json`, creating it (0600) on first use. */
+export async function loadOrCreateIdentity(stateDir: string): Promise<DeviceIdentity> {
+  const dir = path.join(stateDir, "identity");
+  const file = path.join(dir, "device.json");
+  try {
+    const stored = JSON.parse(await fs.readFile(file, "utf8")) as StoredIdentity;
+    const identity = identityFromPrivateKey(stored.privateKeyPem);
+    if (identity.deviceId !== stored.deviceId) throw new Error("deviceId does not match the key");
+    return identity;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new ClawbridgeError(
+        "CB_GATEWAY_IDENTITY",
+        `the device identity in ${file} cannot be read: ${(error as Error).message}`,
+        {
+          fix: "restore it from your state backup; deleting it creates a new device that every remote gateway must approve again",
+          cause: error,
+        },
+      );
+    }
+  }
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const privateKeyPem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  const identity = identityFromPrivateKey(privateKeyPem);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const stored: StoredIdentity = {
+    version: 1,
+    deviceId: identity.deviceId,
+    publicKey: identity.publicKey,
+    privateKeyPem,
+    createdAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+  return identity;
+}
+
+/** Lower-cases ASCII letters and trims, as the gateway does for platform and deviceFamily. */
+function normalizeMetadata(value: string | undefined): string {
+  return (value ?? "").trim().replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** The exact string a device signs (`v3|…`), as the gateway rebuilds it. */
+export function deviceAuthPayload(params: {
+  deviceId: string;
+  clientId: string;
+  clientMode: string;
+  role: string;
+  scopes: readonly string[];
+  signedAtMs: number;
+  token?: string;
+  nonce: string;
+  platform?: string;
+  deviceFamily?: string;
+}): string {
+  return [
+    "v3",
+    params.deviceId,
+    params.clientId,
+    params.clientMode,
+    params.role,
+    params.scopes.join(","),
+    String(params.signedAtMs),
+    params.token ?? "",
+    params.nonce,
+    normalizeMetadata(params.platform),
+    normalizeMetadata(params.deviceFamily),
+  ].join("|");
+}
