@@ -1,5 +1,5 @@
 import type { NodeConfig } from "../config/index.js";
-import type { GatewayHealth } from "../gateway/types.js";
+import type { GatewayHealth } from "../gateway/index.js";
 import type { NodeStatusSnapshot } from "../mailbox/index.js";
 
 /** `gateway`: has a `url` and a gateway client; `mailbox`: reachable only through its inbox file. */

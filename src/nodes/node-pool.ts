@@ -7,7 +7,7 @@ import {
   type Clock,
   type Logger,
 } from "../core/index.js";
-import type { GatewayClient, GatewayHealth } from "../gateway/types.js";
+import type { GatewayClient, GatewayHealth } from "../gateway/index.js";
 import type { MailboxStore, NodeStatusSnapshot } from "../mailbox/index.js";
 import {
   computeNodeHealth,

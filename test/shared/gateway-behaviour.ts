@@ -76,10 +76,8 @@ export function gatewayBehaviour(
       expect(statSync(path.join(stateDir, "identity", "device.json")).mode & 0o777).toBe(0o600);
       const first = (await loadOrCreateIdentity(stateDir)).deviceId;
       expect((await loadOrCreateIdentity(stateDir)).deviceId).toBe(first);
-      await waitFor(async () => (await new DeviceTokenStore(stateDir).get("ai-pc"))?.token, {
-        what: "stored device token",
-      });
-      expect(statSync(path.join(stateDir, "identity", "device-tokens.json")).mode & 0o777).toBe(0o600);
+      // A loopback client with the shared token gets no device token from the real gateway:
+      // storing one is covered by the fake gateway's pairing test.
     });
 
     it("runs an agent turn: accepted, streamed deltas, the final text", async () => {
