@@ -16,6 +16,8 @@ export class AgentRun implements RunHandle {
   accepted = false;
   /** The `agent` params, kept to send again if the link dropped before the gateway accepted. */
   params: Record<string, unknown> | undefined;
+  /** Id of the `agent` request in flight, whose second answer ends the run. */
+  requestId: string | undefined;
   private readonly listeners = new Set<(event: RunEvent) => void>();
   private resolveResult!: (result: RunResult) => void;
   private rejectResult!: (error: Error) => void;

@@ -649,6 +649,7 @@ export class WsGatewayClient implements GatewayClient {
     const id = `cb-${++this.nextRequest}`;
     return new Promise((resolve, reject) => {
       const pending: Pending = { method, resolve, reject, run };
+      if (run) run.requestId = id;
       pending.timer = setTimeout(() => {
         this.pending.delete(id);
         reject(
@@ -660,6 +661,7 @@ export class WsGatewayClient implements GatewayClient {
         );
       }, timeoutMs);
       this.pending.set(id, pending);
+      this.corkForTick(socket);
       socket.send(JSON.stringify({ type: "req", id, method, params }), (error) => {
         if (!error) return;
         clearTimeout(pending.timer);
@@ -672,6 +674,20 @@ export class WsGatewayClient implements GatewayClient {
           ),
         );
       });
+    });
+  }
+
+  private corked = false;
+
+  /** Requests made in one tick (200 runs started at once) leave in one write, not one system call each. */
+  private corkForTick(socket: WebSocket): void {
+    const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!raw || this.corked) return;
+    this.corked = true;
+    raw.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      raw.uncork();
     });
   }
 
@@ -800,7 +816,7 @@ export class WsGatewayClient implements GatewayClient {
   }
 
   private deletePendingFor(run: AgentRun): void {
-    for (const [id, pending] of this.pending) if (pending.run === run) this.pending.delete(id);
+    if (run.requestId) this.pending.delete(run.requestId);
   }
 
   /** A final `agent`/`agent.wait` payload → the run's result. */

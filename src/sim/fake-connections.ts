@@ -19,6 +19,8 @@ export interface Conn {
   deviceId?: string;
   /** Per-connection event sequence number (the challenge carries none). */
   seq: number;
+  /** The socket is corked until the end of this tick (see `send`). */
+  corked?: boolean;
 }
 
 export interface HubCallbacks {
@@ -126,6 +128,19 @@ export class ConnectionHub {
 
   send(conn: Conn, frame: Record<string, unknown>): void {
     if (this.stalled || conn.ws.readyState !== WebSocket.OPEN) return;
+    // Frames sent in one tick leave in one write (as a busy real server's would), not one
+    // system call each: cork the socket and uncork it once the tick is over.
+    const socket = (
+      conn.ws as unknown as { _socket?: { cork(): void; uncork(): void; writableCorked?: number } }
+    )._socket;
+    if (socket && !conn.corked) {
+      conn.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        conn.corked = false;
+        socket.uncork();
+      });
+    }
     conn.ws.send(JSON.stringify(frame));
   }
 
