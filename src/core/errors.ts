@@ -27,6 +27,10 @@ export const ERROR_CODES = {
   CB_GATEWAY_RUN_FAILED: { retryable: false },
   CB_GATEWAY_ABORTED: { retryable: false },
   CB_GATEWAY_BAD_FRAME: { retryable: false },
+  CB_NODE_NO_GATEWAY: { retryable: false },
+  CB_NODE_STATUS_MISSING: { retryable: true },
+  CB_NODE_STATUS_INVALID: { retryable: true },
+  CB_NODE_STATUS_STALE: { retryable: true },
   CB_USAGE: { retryable: false },
   CB_INTERNAL: { retryable: false },
 } as const;

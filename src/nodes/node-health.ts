@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../core/index.js";
 import type { NodeConfig } from "../config/index.js";
 import type { GatewayHealth } from "../gateway/index.js";
 import type { NodeStatusSnapshot } from "../mailbox/index.js";
@@ -64,7 +65,7 @@ export const NODE_PROBLEM_CODES = {
   statusMissing: "CB_NODE_STATUS_MISSING",
   statusInvalid: "CB_NODE_STATUS_INVALID",
   statusStale: "CB_NODE_STATUS_STALE",
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 /** How long a status file stays fresh: 2 × the node's own interval, or 5 minutes when it states none. */
 export function mailboxLiveWindowMs(snapshot: Pick<NodeStatusSnapshot, "intervalMs">): number {
