@@ -1,14 +1,6 @@
 import os from "node:os";
 import WebSocket from "ws";
-import {
-  ClawbridgeError,
-  RecentIds,
-  contentHash,
-  isClawbridgeError,
-  silentLogger,
-  type Logger,
-  type SecretRegistry,
-} from "../core/index.js";
+import { ClawbridgeError, silentLogger, type Logger, type SecretRegistry } from "../core/index.js";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { deviceAuthPayload, type DeviceIdentity } from "./device-identity.js";
 import type { DeviceTokenStore } from "./device-tokens.js";
@@ -27,8 +19,9 @@ import {
   type ResponseFrame,
 } from "./frames.js";
 import { gatewayError, pairingError, protocolMismatchError, tokenMismatchError } from "./gateway-errors.js";
-import { AgentRun } from "./run.js";
-import { parseSessionKey } from "./session-key.js";
+import { AgentRuns } from "./agent-runs.js";
+import type { AgentRun } from "./run.js";
+import { SessionObserver } from "./session-observer.js";
 import type {
   GatewayClient,
   GatewayHealth,
@@ -77,16 +70,6 @@ interface Pending {
 const CLIENT_ID = "gateway-client";
 const CLIENT_MODE = "backend";
 const ROLE = "operator";
-const FINAL_STATES = new Set([
-  "ok",
-  "completed",
-  "done",
-  "error",
-  "failed",
-  "aborted",
-  "cancelled",
-  "canceled",
-]);
 
 /**
  * The one client per OpenClaw node: handshake with the persistent device identity, requests
@@ -103,8 +86,8 @@ export class WsGatewayClient implements GatewayClient {
   private failures = 0;
   private nextRequest = 0;
   private readonly pending = new Map<string, Pending>();
-  private readonly runs = new Map<string, AgentRun>();
-  private readonly observers = new Set<(event: ObservedEvent) => void>();
+  private readonly runs: AgentRuns;
+  private readonly observer: SessionObserver;
   private readonly stateListeners = new Set<StateListener>();
   private readyWaiters: {
     resolve: () => void;
@@ -126,13 +109,26 @@ export class WsGatewayClient implements GatewayClient {
   private lastError: GatewayHealth["lastError"];
   private useDeviceToken = false;
   private triedDeviceToken = false;
-  /** Sessions seen, with the time of their last final message, for reconciliation. */
-  private readonly sessionsSeen = new Map<string, number>();
-  private readonly finalsSeen = new RecentIds(5_000);
 
   constructor(private readonly options: WsGatewayClientOptions) {
     this.node = options.node;
     this.log = (options.logger ?? silentLogger()).child({ component: "gateway", node: options.node });
+    this.observer = new SessionObserver(this.node, this.log);
+    this.runs = new AgentRuns({
+      node: this.node,
+      ready: (timeoutMs) => this.ready(timeoutMs),
+      send: (method, params, timeoutMs, run) =>
+        this.rawRequest(method, params, timeoutMs, this.generation, run),
+      request: (method, params) => this.request(method, params),
+      forget: (requestId) => {
+        const pending = this.pending.get(requestId);
+        this.pending.delete(requestId);
+        pending?.resolve(undefined);
+      },
+      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+      connectWaitMs: options.connectWaitMs ?? 10_000,
+      log: this.log,
+    });
   }
 
   // ── lifecycle ────────────────────────────────────────────────────────────
@@ -151,14 +147,12 @@ export class WsGatewayClient implements GatewayClient {
     this.socket = undefined;
     this.generation++;
     this.failPending(new ClawbridgeError("CB_GATEWAY_CLOSED", `node ${this.node}: the client was stopped`));
-    for (const run of this.runs.values())
-      run.fail(
-        new ClawbridgeError(
-          "CB_GATEWAY_CLOSED",
-          `node ${this.node}: the client was stopped before the run ended`,
-        ),
-      );
-    this.runs.clear();
+    this.runs.failAll(
+      new ClawbridgeError(
+        "CB_GATEWAY_CLOSED",
+        `node ${this.node}: the client was stopped before the run ended`,
+      ),
+    );
     this.setState("stopped");
     this.rejectWaiters(new ClawbridgeError("CB_GATEWAY_CLOSED", `node ${this.node}: the client was stopped`));
     await this.tokenWrite;
@@ -182,7 +176,7 @@ export class WsGatewayClient implements GatewayClient {
       connectedAt: this.state === "connected" ? this.connectedAt : undefined,
       lastTickAt: this.lastTickAt,
       latencyMs: this.latencyMs,
-      runningRuns: [...this.runs.values()].filter((run) => !run.settled).length,
+      runningRuns: this.runs.running(),
       serverVersion: this.serverVersion,
       protocol: this.state === "connected" ? PROTOCOL_VERSION : undefined,
       pairing: this.pairing,
@@ -229,8 +223,7 @@ export class WsGatewayClient implements GatewayClient {
   }
 
   observe(listener: (event: ObservedEvent) => void): () => void {
-    this.observers.add(listener);
-    return () => this.observers.delete(listener);
+    return this.observer.observe(listener);
   }
 
   private unreachable(afterMs: number): ClawbridgeError {
@@ -416,8 +409,12 @@ export class WsGatewayClient implements GatewayClient {
     this.setState("connected");
     this.log.info({ server: this.serverVersion, reconnect: wasConnected }, "gateway connected");
     for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
-    if (wasConnected) void this.afterReconnect();
-    this.resumeRuns();
+    if (wasConnected)
+      void this.observer.reconcile(
+        (method, params) => this.request(method, params),
+        this.disconnectedAt ?? 0,
+      );
+    this.runs.resume();
   }
 
   private onConnectRefused(error: ClawbridgeError, generation: number): void {
@@ -507,7 +504,7 @@ export class WsGatewayClient implements GatewayClient {
     this.clearTimers();
     const wasConnected = this.state === "connected";
     if (wasConnected) this.disconnectedAt = Date.now();
-    this.detachRuns();
+    this.runs.detachAll();
     this.failPending(
       new ClawbridgeError(
         "CB_GATEWAY_CLOSED",
@@ -604,7 +601,11 @@ export class WsGatewayClient implements GatewayClient {
   private onResponse(frame: ResponseFrame): void {
     const pending = this.pending.get(frame.id);
     if (!pending) return;
-    if (pending.run) return this.onAgentResponse(frame, pending);
+    if (pending.run) {
+      // The run's deadline governs from the first answer on, not the request timeout.
+      clearTimeout(pending.timer);
+      return this.runs.onResponse(frame, pending.run, frame.id);
+    }
     this.pending.delete(frame.id);
     clearTimeout(pending.timer);
     if (frame.ok) pending.resolve(frame.payload);
@@ -708,241 +709,20 @@ export class WsGatewayClient implements GatewayClient {
     }
   }
 
-  // ── agent runs ───────────────────────────────────────────────────────────
+  // ── runs and observation ─────────────────────────────────────────────────
 
   runAgent(request: RunAgentRequest): RunHandle {
-    const existing = this.runs.get(request.idempotencyKey);
-    if (existing) return existing; // the same key never starts a second run
-    const timeoutMs = request.timeoutMs ?? 30 * 60_000;
-    const run = new AgentRun(request.idempotencyKey, request.sessionKey, Date.now() + timeoutMs, (r) =>
-      this.abortRun(r),
-    );
-    this.runs.set(run.runId, run);
-    const deadline = setTimeout(() => {
-      if (run.settled) return;
-      void this.abortRun(run).catch(() => undefined);
-      run.fail(
-        new ClawbridgeError(
-          "CB_GATEWAY_TIMEOUT",
-          `node ${this.node}: the run ${run.runId} did not finish within ${timeoutMs} ms`,
-          { details: { node: this.node, runId: run.runId } },
-        ),
-      );
-    }, timeoutMs);
-    deadline.unref();
-    const settled = () => {
-      clearTimeout(deadline);
-      // Keep finished runs briefly so a repeated key still returns this handle.
-      setTimeout(() => this.runs.get(run.runId) === run && this.runs.delete(run.runId), 60_000).unref();
-    };
-    run.result.then(settled, settled);
-    void this.startRun(run, request, timeoutMs);
-    return run;
+    return this.runs.start(request);
   }
-
-  private async startRun(run: AgentRun, request: RunAgentRequest, timeoutMs: number): Promise<void> {
-    try {
-      await this.ready(Math.min(timeoutMs, this.options.connectWaitMs ?? 10_000));
-    } catch (error) {
-      run.fail(
-        isClawbridgeError(error) ? error : new ClawbridgeError("CB_GATEWAY_UNREACHABLE", String(error)),
-      );
-      return;
-    }
-    run.params = {
-      message: request.prompt,
-      sessionKey: request.sessionKey,
-      idempotencyKey: request.idempotencyKey,
-      deliver: false,
-      timeout: Math.ceil(timeoutMs / 1000),
-      ...(request.agentId ? { agentId: request.agentId } : {}),
-      ...(request.extraSystemPrompt ? { extraSystemPrompt: request.extraSystemPrompt } : {}),
-    };
-    this.sendAgent(run);
-  }
-
-  /** Sends (or, after a reconnect, re-sends) the `agent` request: the idempotency key makes that safe. */
-  private sendAgent(run: AgentRun): void {
-    run.detached = false;
-    this.rawRequest("agent", run.params, this.options.requestTimeoutMs ?? 15_000, this.generation, run).catch(
-      (error: unknown) => {
-        if (
-          isClawbridgeError(error) &&
-          (error.code === "CB_GATEWAY_CLOSED" || error.code === "CB_GATEWAY_UNREACHABLE")
-        ) {
-          run.detached = true; // the link went away: sent again after the reconnect
-          return;
-        }
-        run.fail(
-          isClawbridgeError(error) ? error : new ClawbridgeError("CB_GATEWAY_RUN_FAILED", String(error)),
-        );
-      },
-    );
-  }
-
-  /** After a reconnect: runs the gateway accepted are awaited; the others are sent again. */
-  private resumeRuns(): void {
-    for (const run of this.runs.values()) {
-      if (!run.detached || run.settled) continue;
-      if (run.accepted) void this.waitForRun(run);
-      else if (run.params) this.sendAgent(run);
-    }
-  }
-
-  private onAgentResponse(frame: ResponseFrame, pending: Pending): void {
-    const run = pending.run!;
-    clearTimeout(pending.timer);
-    if (!frame.ok) {
-      this.deletePendingFor(run);
-      pending.resolve(undefined);
-      run.fail(gatewayError(this.node, frame.error as GatewayErrorShape, { method: "agent" }));
-      return;
-    }
-    const payload = (frame.payload ?? {}) as { status?: string; runId?: string };
-    if (payload.status === "accepted" || payload.status === "in_flight") {
-      run.accepted = true;
-      run.emit({ kind: "accepted", runId: run.runId });
-      if (payload.status === "in_flight") {
-        // Someone (maybe our previous connection) already runs this key: wait for it.
-        this.deletePendingFor(run);
-        pending.resolve(undefined);
-        void this.waitForRun(run);
-      }
-      return;
-    }
-    this.deletePendingFor(run);
-    pending.resolve(undefined);
-    this.settleFromPayload(run, frame.payload);
-  }
-
-  private deletePendingFor(run: AgentRun): void {
-    if (run.requestId) this.pending.delete(run.requestId);
-  }
-
-  /** A final `agent`/`agent.wait` payload → the run's result. */
-  private settleFromPayload(run: AgentRun, payload: unknown): void {
-    const value = (payload ?? {}) as {
-      status?: string;
-      result?: { payloads?: { text?: string }[] };
-      summary?: string;
-      error?: unknown;
-    };
-    const text = value.result?.payloads?.map((p) => p.text ?? "").join("") ?? "";
-    const status = String(value.status ?? "ok");
-    if (status === "aborted" || status === "cancelled" || status === "canceled")
-      return run.finish("aborted", text);
-    if (status === "error" || status === "failed") {
-      const reason =
-        typeof value.error === "string" ? value.error : (value.summary ?? "the agent run failed");
-      return run.fail(
-        new ClawbridgeError(
-          "CB_GATEWAY_RUN_FAILED",
-          `node ${this.node}: run ${run.runId} failed: ${reason}`,
-          { details: { node: this.node, runId: run.runId } },
-        ),
-      );
-    }
-    run.finish("ok", text);
-  }
-
-  /** Resumes a run after a reconnect (or an `in_flight` answer) with `agent.wait`. */
-  private async waitForRun(run: AgentRun): Promise<void> {
-    run.detached = false;
-    while (!run.settled && Date.now() < run.deadline) {
-      const remaining = run.deadline - Date.now();
-      const waitMs = Math.min(remaining, 25_000);
-      try {
-        const result = (await this.rawRequest(
-          "agent.wait",
-          { runId: run.runId, timeoutMs: waitMs },
-          waitMs + 5_000,
-        )) as { status?: string };
-        if (run.settled) return;
-        if (result?.status === "timeout" || (result?.status && !FINAL_STATES.has(result.status))) continue;
-        const text = this.textOf(result);
-        if (text === "" && run.text === "") await this.fillFromHistory(run);
-        this.settleFromPayload(run, result);
-        return;
-      } catch (error) {
-        if (
-          isClawbridgeError(error) &&
-          (error.code === "CB_GATEWAY_CLOSED" || error.code === "CB_GATEWAY_UNREACHABLE")
-        ) {
-          run.detached = true; // resumed after the next reconnect
-          return;
-        }
-        if (isClawbridgeError(error) && error.details.gatewayCode === "NOT_FOUND") {
-          run.fail(
-            new ClawbridgeError(
-              "CB_GATEWAY_RUN_FAILED",
-              `node ${this.node}: the gateway no longer knows run ${run.runId} (it restarted while the run was going)`,
-              { fix: "run the task again", details: { node: this.node, runId: run.runId } },
-            ),
-          );
-          return;
-        }
-        if (isClawbridgeError(error) && error.code === "CB_GATEWAY_TIMEOUT") continue;
-        run.fail(
-          isClawbridgeError(error) ? error : new ClawbridgeError("CB_GATEWAY_RUN_FAILED", String(error)),
-        );
-        return;
-      }
-    }
-  }
-
-  private textOf(payload: unknown): string {
-    const value = (payload ?? {}) as { result?: { payloads?: { text?: string }[] } };
-    return value.result?.payloads?.map((p) => p.text ?? "").join("") ?? "";
-  }
-
-  /** The final text of a run from the session's history, when the wait result carries none. */
-  private async fillFromHistory(run: AgentRun): Promise<void> {
-    try {
-      const history = (await this.rawRequest(
-        "chat.history",
-        { sessionKey: run.sessionKey, limit: 20 },
-        10_000,
-      )) as { messages?: { role?: string; runId?: string }[] };
-      const messages = history.messages ?? [];
-      const mine = [...messages]
-        .reverse()
-        .find((m) => m.role === "assistant" && (m.runId === undefined || m.runId === run.runId));
-      if (mine) run.progress(messageText(mine));
-    } catch {
-      // The result stands without text; the events may have carried it.
-    }
-  }
-
-  private async abortRun(run: AgentRun): Promise<void> {
-    await this.request("chat.abort", { sessionKey: run.sessionKey, runId: run.runId });
-  }
-
-  private detachRuns(): void {
-    for (const run of this.runs.values()) if (!run.settled) run.detached = true;
-  }
-
-  // ── observation ──────────────────────────────────────────────────────────
 
   private onChatEvent(payload: unknown): void {
     const parsed = chatEventSchema.safeParse(payload);
     if (!parsed.success) return;
     const event = parsed.data;
     const text = messageText(event.message);
-    const run = event.runId ? this.runs.get(event.runId) : undefined;
-    if (run) {
-      if (event.state === "delta") run.progress(text);
-      else if (event.state === "final") run.progress(text);
-      else if (event.state === "aborted") run.finish("aborted");
-      else if (event.state === "error")
-        run.fail(
-          new ClawbridgeError("CB_GATEWAY_RUN_FAILED", `node ${this.node}: run ${run.runId} failed`, {
-            details: { node: this.node, runId: run.runId },
-          }),
-        );
-    }
-    if (event.state === "final")
-      this.noteFinal(event.sessionKey, event.runId, text, messageTimestamp(event.message));
-    this.emitObserved({
+    this.runs.onChat(event, text);
+    if (event.state === "final") this.observer.noteFinal(event.sessionKey, event.runId, text, event.message);
+    this.observer.emit({
       kind: "chat",
       sessionKey: event.sessionKey,
       runId: event.runId,
@@ -957,106 +737,17 @@ export class WsGatewayClient implements GatewayClient {
     const parsed = agentEventSchema.safeParse(payload);
     if (!parsed.success) return;
     const event = parsed.data;
-    const run = this.runs.get(event.runId);
-    const data = event.data ?? {};
-    if (run) {
-      if (event.stream === "lifecycle" && typeof data.phase === "string")
-        run.emit({ kind: "lifecycle", phase: data.phase });
-      if (event.stream === "assistant" && typeof data.text === "string") run.progress(data.text);
-    }
-    const sessionKey = event.sessionKey ?? run?.sessionKey ?? "";
-    this.emitObserved({
+    this.runs.onAgent(event);
+    const text = typeof event.data?.text === "string" ? event.data.text : "";
+    const sessionKey = event.sessionKey ?? this.runs.get(event.runId)?.sessionKey ?? "";
+    this.observer.emit({
       kind: "agent",
       sessionKey,
       runId: event.runId,
       state: event.stream,
-      text: typeof data.text === "string" ? data.text : "",
+      text,
       raw: payload,
       reconciled: false,
     });
   }
-
-  private noteFinal(sessionKey: string, runId: string | undefined, text: string, timestamp: number): void {
-    this.finalsSeen.add(finalKey(sessionKey, runId, text, timestamp));
-    if (runId) this.finalsSeen.add(`${sessionKey}|run:${runId}`);
-    this.sessionsSeen.set(sessionKey, Math.max(this.sessionsSeen.get(sessionKey) ?? 0, timestamp));
-    if (this.sessionsSeen.size > 500) this.sessionsSeen.delete(this.sessionsSeen.keys().next().value!);
-  }
-
-  private emitObserved(event: Omit<ObservedEvent, "node" | "session" | "at">): void {
-    if (this.observers.size === 0) return;
-    const observed: ObservedEvent = {
-      ...event,
-      node: this.node,
-      session: parseSessionKey(event.sessionKey),
-      at: Date.now(),
-    };
-    for (const listener of this.observers) {
-      try {
-        listener(observed);
-      } catch (error) {
-        this.log.error({ err: error }, "an observer threw");
-      }
-    }
-  }
-
-  /**
-   * After a reconnect: what was said while we were away, from `chat.history` of the sessions
-   * we know and those the gateway says changed since — each final message once.
-   */
-  private async afterReconnect(): Promise<void> {
-    const since = this.disconnectedAt ?? 0;
-    const keys = new Set(this.sessionsSeen.keys());
-    try {
-      const listed = (await this.request("sessions.list", {})) as {
-        sessions?: { key?: string; updatedAt?: number | null }[];
-      };
-      for (const session of listed.sessions ?? []) {
-        if (session.key && (session.updatedAt ?? 0) >= since) keys.add(session.key);
-      }
-    } catch (error) {
-      this.log.debug({ err: error }, "sessions.list failed; reconciling the sessions already known");
-    }
-    for (const sessionKey of keys) {
-      try {
-        const history = (await this.request("chat.history", { sessionKey, limit: 20 })) as {
-          messages?: { role?: string; runId?: string; timestamp?: number }[];
-        };
-        const after = this.sessionsSeen.get(sessionKey) ?? since;
-        for (const message of history.messages ?? []) {
-          if (message.role !== "assistant") continue;
-          const timestamp = messageTimestamp(message);
-          const text = messageText(message);
-          if (timestamp <= after) continue;
-          if (this.finalsSeen.has(finalKey(sessionKey, message.runId, text, timestamp))) continue;
-          if (message.runId && this.finalsSeen.has(`${sessionKey}|run:${message.runId}`)) continue;
-          this.noteFinal(sessionKey, message.runId, text, timestamp);
-          this.emitObserved({
-            kind: "chat",
-            sessionKey,
-            runId: message.runId,
-            state: "final",
-            text,
-            raw: message,
-            reconciled: true,
-          });
-        }
-      } catch (error) {
-        this.log.debug({ err: error, sessionKey }, "chat.history failed during reconciliation");
-      }
-    }
-  }
-}
-
-function messageTimestamp(message: unknown): number {
-  const value = (message ?? {}) as { timestamp?: unknown };
-  return typeof value.timestamp === "number"
-    ? value.timestamp
-    : typeof value.timestamp === "string"
-      ? Date.parse(value.timestamp) || 0
-      : 0;
-}
-
-function finalKey(sessionKey: string, runId: string | undefined, text: string, timestamp: number): string {
-  return runId ? `${sessionKey}|run:${runId}` : `${sessionKey}|${timestamp}|${contentHash([text], 16)}`;
 }

@@ -1,0 +1,281 @@
+import { ClawbridgeError, isClawbridgeError, type Logger } from "../core/index.js";
+import {
+  messageText,
+  type AgentEvent,
+  type ChatEvent,
+  type GatewayErrorShape,
+  type ResponseFrame,
+} from "./frames.js";
+import { gatewayError } from "./gateway-errors.js";
+import { AgentRun } from "./run.js";
+import type { RunAgentRequest, RunHandle } from "./types.js";
+
+/** What the runs need of the connection. */
+export interface RunLink {
+  readonly node: string;
+  ready(timeoutMs: number): Promise<void>;
+  /** Sends now on the current socket; an `agent` request names its run so both answers reach it. */
+  send(method: string, params: unknown, timeoutMs: number, run?: AgentRun): Promise<unknown>;
+  /** A request that needs the link up (fails at once otherwise). */
+  request(method: string, params: unknown): Promise<unknown>;
+  /** Drops the pending entry of a request whose answers are all in. */
+  forget(requestId: string): void;
+  requestTimeoutMs: number;
+  connectWaitMs: number;
+  log: Logger;
+}
+
+const FINAL_STATES = new Set([
+  "ok",
+  "completed",
+  "done",
+  "error",
+  "failed",
+  "aborted",
+  "cancelled",
+  "canceled",
+]);
+const LINK_GONE = new Set(["CB_GATEWAY_CLOSED", "CB_GATEWAY_UNREACHABLE"]);
+
+function asError(error: unknown, code: "CB_GATEWAY_RUN_FAILED" | "CB_GATEWAY_UNREACHABLE"): ClawbridgeError {
+  return isClawbridgeError(error) ? error : new ClawbridgeError(code, String(error));
+}
+
+function payloadText(payload: unknown): string {
+  const value = (payload ?? {}) as { result?: { payloads?: { text?: string }[] } };
+  return value.result?.payloads?.map((p) => p.text ?? "").join("") ?? "";
+}
+
+/**
+ * The agent runs of one gateway client. A run is sent once; if the link drops before the
+ * gateway accepted it, it is sent again (the idempotency key makes that safe); if after, it
+ * is awaited with `agent.wait`. Every run has a deadline, so none hangs.
+ */
+export class AgentRuns {
+  private readonly runs = new Map<string, AgentRun>();
+
+  constructor(private readonly link: RunLink) {}
+
+  get(runId: string): AgentRun | undefined {
+    return this.runs.get(runId);
+  }
+
+  running(): number {
+    let count = 0;
+    for (const run of this.runs.values()) if (!run.settled) count++;
+    return count;
+  }
+
+  start(request: RunAgentRequest): RunHandle {
+    const existing = this.runs.get(request.idempotencyKey);
+    if (existing) return existing; // the same key never starts a second run
+    const timeoutMs = request.timeoutMs ?? 30 * 60_000;
+    const run = new AgentRun(request.idempotencyKey, request.sessionKey, Date.now() + timeoutMs, (r) =>
+      this.abort(r),
+    );
+    this.runs.set(run.runId, run);
+    const deadline = setTimeout(() => {
+      if (run.settled) return;
+      void this.abort(run).catch(() => undefined);
+      run.fail(
+        new ClawbridgeError(
+          "CB_GATEWAY_TIMEOUT",
+          `node ${this.link.node}: the run ${run.runId} did not finish within ${timeoutMs} ms`,
+          {
+            details: { node: this.link.node, runId: run.runId },
+          },
+        ),
+      );
+    }, timeoutMs);
+    deadline.unref();
+    const settled = () => {
+      clearTimeout(deadline);
+      // Keep finished runs briefly so a repeated key still returns this handle.
+      setTimeout(() => this.runs.get(run.runId) === run && this.runs.delete(run.runId), 60_000).unref();
+    };
+    run.result.then(settled, settled);
+    void this.begin(run, request, timeoutMs);
+    return run;
+  }
+
+  private async begin(run: AgentRun, request: RunAgentRequest, timeoutMs: number): Promise<void> {
+    try {
+      await this.link.ready(Math.min(timeoutMs, this.link.connectWaitMs));
+    } catch (error) {
+      run.fail(asError(error, "CB_GATEWAY_UNREACHABLE"));
+      return;
+    }
+    run.params = {
+      message: request.prompt,
+      sessionKey: request.sessionKey,
+      idempotencyKey: request.idempotencyKey,
+      deliver: false,
+      timeout: Math.ceil(timeoutMs / 1000),
+      ...(request.agentId ? { agentId: request.agentId } : {}),
+      ...(request.extraSystemPrompt ? { extraSystemPrompt: request.extraSystemPrompt } : {}),
+    };
+    this.send(run);
+  }
+
+  /** Sends (or, after a reconnect, re-sends) the `agent` request. */
+  private send(run: AgentRun): void {
+    run.detached = false;
+    this.link.send("agent", run.params, this.link.requestTimeoutMs, run).catch((error: unknown) => {
+      if (isClawbridgeError(error) && LINK_GONE.has(error.code)) {
+        run.detached = true; // the link went away: sent again after the reconnect
+        return;
+      }
+      run.fail(asError(error, "CB_GATEWAY_RUN_FAILED"));
+    });
+  }
+
+  /** The link dropped: every unfinished run waits for the next connection. */
+  detachAll(): void {
+    for (const run of this.runs.values()) if (!run.settled) run.detached = true;
+  }
+
+  /** After a reconnect: runs the gateway accepted are awaited; the others are sent again. */
+  resume(): void {
+    for (const run of this.runs.values()) {
+      if (!run.detached || run.settled) continue;
+      if (run.accepted) void this.wait(run);
+      else if (run.params) this.send(run);
+    }
+  }
+
+  failAll(error: ClawbridgeError): void {
+    for (const run of this.runs.values()) run.fail(error);
+    this.runs.clear();
+  }
+
+  /** Both answers of `agent`: accepted (or in_flight), then the final result. */
+  onResponse(frame: ResponseFrame, run: AgentRun, requestId: string): void {
+    if (!frame.ok) {
+      this.link.forget(requestId);
+      run.fail(gatewayError(this.link.node, frame.error as GatewayErrorShape, { method: "agent" }));
+      return;
+    }
+    const payload = (frame.payload ?? {}) as { status?: string };
+    if (payload.status === "accepted" || payload.status === "in_flight") {
+      run.accepted = true;
+      run.emit({ kind: "accepted", runId: run.runId });
+      if (payload.status === "in_flight") {
+        // Someone (maybe our previous connection) already runs this key: wait for it.
+        this.link.forget(requestId);
+        void this.wait(run);
+      }
+      return;
+    }
+    this.link.forget(requestId);
+    this.settle(run, frame.payload);
+  }
+
+  onChat(event: ChatEvent, text: string): void {
+    const run = event.runId ? this.runs.get(event.runId) : undefined;
+    if (!run) return;
+    if (event.state === "delta" || event.state === "final") run.progress(text);
+    else if (event.state === "aborted") run.finish("aborted");
+    else if (event.state === "error") {
+      run.fail(
+        new ClawbridgeError("CB_GATEWAY_RUN_FAILED", `node ${this.link.node}: run ${run.runId} failed`, {
+          details: { node: this.link.node, runId: run.runId },
+        }),
+      );
+    }
+  }
+
+  onAgent(event: AgentEvent): void {
+    const run = this.runs.get(event.runId);
+    if (!run) return;
+    const data = event.data ?? {};
+    if (event.stream === "lifecycle" && typeof data.phase === "string")
+      run.emit({ kind: "lifecycle", phase: data.phase });
+    if (event.stream === "assistant" && typeof data.text === "string") run.progress(data.text);
+  }
+
+  /** A final `agent`/`agent.wait` payload → the run's result. */
+  private settle(run: AgentRun, payload: unknown): void {
+    const value = (payload ?? {}) as { status?: string; summary?: string; error?: unknown };
+    const text = payloadText(payload);
+    const status = String(value.status ?? "ok");
+    if (status === "aborted" || status === "cancelled" || status === "canceled")
+      return run.finish("aborted", text);
+    if (status === "error" || status === "failed") {
+      const reason =
+        typeof value.error === "string" ? value.error : (value.summary ?? "the agent run failed");
+      return run.fail(
+        new ClawbridgeError(
+          "CB_GATEWAY_RUN_FAILED",
+          `node ${this.link.node}: run ${run.runId} failed: ${reason}`,
+          {
+            details: { node: this.link.node, runId: run.runId },
+          },
+        ),
+      );
+    }
+    run.finish("ok", text);
+  }
+
+  /** Awaits a run the gateway already has (after a reconnect or an `in_flight` answer). */
+  private async wait(run: AgentRun): Promise<void> {
+    run.detached = false;
+    while (!run.settled && Date.now() < run.deadline) {
+      const waitMs = Math.min(run.deadline - Date.now(), 25_000);
+      try {
+        const result = (await this.link.send(
+          "agent.wait",
+          { runId: run.runId, timeoutMs: waitMs },
+          waitMs + 5_000,
+        )) as {
+          status?: string;
+        };
+        if (run.settled) return;
+        if (result?.status === "timeout" || (result?.status && !FINAL_STATES.has(result.status))) continue;
+        if (payloadText(result) === "" && run.text === "") await this.fillFromHistory(run);
+        this.settle(run, result);
+        return;
+      } catch (error) {
+        if (isClawbridgeError(error) && LINK_GONE.has(error.code)) {
+          run.detached = true; // resumed after the next reconnect
+          return;
+        }
+        if (isClawbridgeError(error) && error.details.gatewayCode === "NOT_FOUND") {
+          run.fail(
+            new ClawbridgeError(
+              "CB_GATEWAY_RUN_FAILED",
+              `node ${this.link.node}: the gateway no longer knows run ${run.runId} (it restarted while the run was going)`,
+              { fix: "run the task again", details: { node: this.link.node, runId: run.runId } },
+            ),
+          );
+          return;
+        }
+        if (isClawbridgeError(error) && error.code === "CB_GATEWAY_TIMEOUT") continue;
+        run.fail(asError(error, "CB_GATEWAY_RUN_FAILED"));
+        return;
+      }
+    }
+  }
+
+  /** The final text from the session's history, when the wait result carries none. */
+  private async fillFromHistory(run: AgentRun): Promise<void> {
+    try {
+      const history = (await this.link.send(
+        "chat.history",
+        { sessionKey: run.sessionKey, limit: 20 },
+        10_000,
+      )) as {
+        messages?: { role?: string; runId?: string }[];
+      };
+      const mine = [...(history.messages ?? [])]
+        .reverse()
+        .find((m) => m.role === "assistant" && (m.runId === undefined || m.runId === run.runId));
+      if (mine) run.progress(messageText(mine));
+    } catch {
+      // The result stands without text; the events may have carried it.
+    }
+  }
+
+  private async abort(run: AgentRun): Promise<void> {
+    await this.link.request("chat.abort", { sessionKey: run.sessionKey, runId: run.runId });
+  }
+}
