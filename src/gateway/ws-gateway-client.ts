@@ -1,8 +1,7 @@
-import os from "node:os";
 import WebSocket from "ws";
 import { ClawbridgeError, silentLogger, type Logger, type SecretRegistry } from "../core/index.js";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
-import { deviceAuthPayload, type DeviceIdentity } from "./device-identity.js";
+import type { DeviceIdentity } from "./device-identity.js";
 import type { DeviceTokenStore } from "./device-tokens.js";
 import {
   PROTOCOL_VERSION,
@@ -13,13 +12,13 @@ import {
   responseFrameSchema,
   helloOkSchema,
   messageText,
-  type ConnectParams,
   type EventFrame,
   type GatewayErrorShape,
   type ResponseFrame,
 } from "./frames.js";
 import { gatewayError, pairingError, protocolMismatchError, tokenMismatchError } from "./gateway-errors.js";
 import { AgentRuns } from "./agent-runs.js";
+import { buildConnectParams } from "./connect-params.js";
 import type { AgentRun } from "./run.js";
 import { SessionObserver } from "./session-observer.js";
 import type {
@@ -66,10 +65,6 @@ interface Pending {
   /** `agent` answers twice: the run it belongs to takes both answers. */
   run?: AgentRun;
 }
-
-const CLIENT_ID = "gateway-client";
-const CLIENT_MODE = "backend";
-const ROLE = "operator";
 
 /**
  * The one client per OpenClaw node: handshake with the persistent device identity, requests
@@ -317,46 +312,16 @@ export class WsGatewayClient implements GatewayClient {
   private pingSentAt: number | undefined;
 
   private sendConnect(nonce: string, ts: number, generation: number): void {
-    const scopes = this.options.scopes ?? ["operator.read", "operator.write"];
-    const platform = process.platform;
-    const auth: NonNullable<ConnectParams["auth"]> = {};
-    if (this.options.token) auth.token = this.options.token;
-    const stored = this.storedDeviceToken;
-    if (stored && (this.useDeviceToken || !this.options.token)) auth.deviceToken = stored;
-    const signatureToken = auth.token ?? auth.deviceToken;
-    const payload = deviceAuthPayload({
-      deviceId: this.options.identity.deviceId,
-      clientId: CLIENT_ID,
-      clientMode: CLIENT_MODE,
-      role: ROLE,
-      scopes,
-      signedAtMs: ts,
-      token: signatureToken,
+    const params = buildConnectParams({
+      identity: this.options.identity,
       nonce,
-      platform,
+      ts,
+      token: this.options.token,
+      deviceToken: this.storedDeviceToken,
+      preferDeviceToken: this.useDeviceToken,
+      scopes: this.options.scopes,
+      clientVersion: this.options.clientVersion,
     });
-    const params: ConnectParams = {
-      minProtocol: PROTOCOL_VERSION,
-      maxProtocol: PROTOCOL_VERSION,
-      client: {
-        id: CLIENT_ID,
-        displayName: `clawbridge@${os.hostname()}`,
-        version: this.options.clientVersion ?? "0.1.0",
-        platform,
-        mode: CLIENT_MODE,
-      },
-      role: ROLE,
-      scopes,
-      caps: ["tool-events"],
-      ...(Object.keys(auth).length > 0 ? { auth } : {}),
-      device: {
-        id: this.options.identity.deviceId,
-        publicKey: this.options.identity.publicKey,
-        signature: this.options.identity.sign(payload),
-        signedAt: ts,
-        nonce,
-      },
-    };
     this.rawRequest("connect", params, this.options.connectTimeoutMs ?? 10_000, generation).then(
       (hello) => this.onHello(hello, generation),
       (error: ClawbridgeError) => this.onConnectRefused(error, generation),
