@@ -447,7 +447,8 @@ export class WsGatewayClient implements GatewayClient {
     if (generation !== this.generation) return;
     this.recordError(error);
     this.attemptFailed();
-    this.scheduleReconnect(this.nextBackoff());
+    // The gateway may say when to come back (rate limits, restarts): never sooner than that.
+    this.scheduleReconnect(Math.max(this.nextBackoff(), error.retryAfterMs ?? 0));
   }
 
   private nextBackoff(): number {

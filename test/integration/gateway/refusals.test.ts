@@ -2,6 +2,7 @@ import { WebSocketServer } from "ws";
 import { afterEach, describe, expect, it } from "vitest";
 import { isClawbridgeError } from "../../../src/core/index.js";
 import { gatewayClient } from "../../helpers/gateway.js";
+import { waitFor } from "../../helpers/wait.js";
 
 let server: WebSocketServer | undefined;
 afterEach(async () => {
@@ -56,5 +57,43 @@ describe("protocol mismatch", () => {
     );
     expect((error as { fix: string }).fix).toContain("upgrade OpenClaw on ai-pc");
     expect(client.health().state).toBe("protocol-mismatch");
+  });
+});
+
+describe("a busy gateway", () => {
+  it("says when to come back (retryAfterMs): the client waits at least that long", async () => {
+    server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    const attempts: number[] = [];
+    server.on("connection", (socket) => {
+      attempts.push(Date.now());
+      socket.send(
+        JSON.stringify({
+          type: "event",
+          event: "connect.challenge",
+          payload: { nonce: "n-1", ts: Date.now() },
+        }),
+      );
+      socket.on("message", (data) => {
+        const frame = JSON.parse(String(data)) as { id: string };
+        socket.send(
+          JSON.stringify({
+            type: "res",
+            id: frame.id,
+            ok: false,
+            error: {
+              code: "UNAVAILABLE",
+              message: "gateway is starting",
+              retryable: true,
+              retryAfterMs: 600,
+            },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server!.once("listening", () => resolve()));
+    const { client } = await gatewayClient(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
+    await waitFor(() => attempts.length >= 2, { what: "the second attempt" });
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(590);
+    expect(client.health().lastError?.message).toContain("gateway is starting");
   });
 });
