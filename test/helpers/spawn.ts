@@ -14,10 +14,24 @@ export function spawnTs(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): ChildProcess {
-  return spawn(process.execPath, ["--import", tsxLoader, path.resolve(projectRoot, script), ...args], {
+  const child = spawn(process.execPath, ["--import", tsxLoader, path.resolve(projectRoot, script), ...args], {
     cwd: options.cwd ?? projectRoot,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+// A test that fails half-way must not leave its processes running (a `tail` follows forever).
+// Benchmarks use these helpers too, outside vitest: only register the clean-up inside it.
+const children = new Set<ChildProcess>();
+if (process.env.VITEST) {
+  const { afterEach } = await import("vitest");
+  afterEach(() => {
+    for (const child of children) child.kill("SIGKILL");
+    children.clear();
   });
 }
 
