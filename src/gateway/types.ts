@@ -1,4 +1,3 @@
-import type { ClawbridgeError } from "../core/index.js";
 import type { ParsedSessionKey } from "./session-key.js";
 
 /** Where a node's gateway link stands. */
@@ -101,5 +100,3 @@ export interface GatewayClient {
   observe(listener: (event: ObservedEvent) => void): () => void;
   onState(listener: StateListener): () => void;
 }
-
-export type GatewayError = ClawbridgeError;

@@ -96,7 +96,12 @@ export class WsGatewayClient implements GatewayClient {
   private tickIntervalMs = 30_000;
   private connectedAt: number | undefined;
   private disconnectedAt: number | undefined;
-  private everConnected = false;
+  private pingSentAt: number | undefined;
+  private storedDeviceToken: string | undefined;
+  /** The last device-token write, awaited by `stop()` so a quick restart keeps the token. */
+  private tokenWrite: Promise<void> = Promise.resolve();
+  /** The socket is corked until the end of this tick (see `corkForTick`). */
+  private corked = false;
   private lastTickAt: number | undefined;
   private latencyMs: number | undefined;
   private serverVersion: string | undefined;
@@ -309,8 +314,6 @@ export class WsGatewayClient implements GatewayClient {
     });
   }
 
-  private pingSentAt: number | undefined;
-
   private sendConnect(nonce: string, ts: number, generation: number): void {
     const params = buildConnectParams({
       identity: this.options.identity,
@@ -328,10 +331,6 @@ export class WsGatewayClient implements GatewayClient {
     );
   }
 
-  private storedDeviceToken: string | undefined;
-  /** The last device-token write, awaited by `stop()` so a quick restart keeps the token. */
-  private tokenWrite: Promise<void> = Promise.resolve();
-
   private async loadStoredToken(): Promise<void> {
     this.storedDeviceToken = (await this.options.deviceTokens?.get(this.node))?.token;
     if (this.storedDeviceToken) this.options.secrets?.add(this.storedDeviceToken);
@@ -348,8 +347,8 @@ export class WsGatewayClient implements GatewayClient {
       this.socket?.terminate();
       return;
     }
-    const wasConnected = this.everConnected;
-    this.everConnected = true;
+    // A first connection has nothing to resume or reconcile.
+    const wasConnected = this.connectedAt !== undefined;
     this.failures = 0;
     this.pairing = undefined;
     this.lastError = undefined;
@@ -643,8 +642,6 @@ export class WsGatewayClient implements GatewayClient {
       });
     });
   }
-
-  private corked = false;
 
   /** Requests made in one tick (200 runs started at once) leave in one write, not one system call each. */
   private corkForTick(socket: WebSocket): void {
