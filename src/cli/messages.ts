@@ -91,6 +91,41 @@ const en = {
   fixUrl: 'nodes[].url must look like "ws://192.168.1.52:18789" (ws:// or wss://)',
   fixReachable:
     'check that the gateway runs on {node} (openclaw gateway status), binds beyond loopback (gateway.bind "lan") or is reached through a tunnel, and that no firewall is in the way',
+  doctorFeishu: "Feishu",
+  feishuNotConfigured: "not configured: the bridge runs without Feishu",
+  checkFeishuCredentials: "credentials",
+  checkFeishuBot: "bot",
+  checkFeishuLongConnection: "long connection",
+  checkFeishuWebhook: "webhook",
+  checkFeishuChat: "group {chat}",
+  checkFeishuChats: "groups",
+  checkFeishuSetup: "to enable in the developer console",
+  feishuCredentialsOk: "tenant access token obtained ({domain})",
+  feishuBotOk: "{name} (open_id {openId})",
+  feishuBotInactive: "{name}: the bot capability is not active (activate_status {status})",
+  feishuLongConnectionOk: "Feishu accepted the long connection",
+  feishuWebhookRoutes:
+    "Feishu must reach POST {base}/feishu/events and {base}/feishu/cards (through a reverse proxy or tunnel with a public https URL)",
+  feishuWebhookLoopback: "http.host is {host}: Feishu cannot reach it without a reverse proxy or tunnel",
+  feishuChatOk: "the bot is in “{name}”",
+  feishuChatsAll: "every group the bot is in (set feishu.chats to restrict it)",
+  feishuFailed: "{message}",
+  feishuSetupList:
+    "App features → Bot: on; Permissions & Scopes: im:message, im:message:send_as_bot, im:message.group_at_msg:readonly (im:message.group_msg to see every group message, im:chat:readonly for this check); Events and callbacks → Event configuration: im.message.receive_v1; → Callback configuration: card.action.trigger; subscription mode: {mode}; then Version management & release → publish",
+  feishuModeWebsocket: "Receive events through persistent connection",
+  feishuModeWebhook:
+    "Send events to developer server (request URL …/feishu/events; callback URL …/feishu/cards)",
+  fixFeishuAuth:
+    "check feishu.appId and the App Secret ({where}) against the developer console (open.feishu.cn/app → your app → Credentials & Basic Info)",
+  fixFeishuNetwork: "this machine must reach {domain} (HTTPS); check the proxy, firewall and feishu.domain",
+  fixFeishuBot:
+    "developer console → App features → Bot → enable it, then publish a new version (Version management & release)",
+  fixFeishuLongConnection:
+    "developer console → Events and callbacks → subscription mode → “{mode}”, save, and publish a new version",
+  fixFeishuChat:
+    "add the bot to that group (group settings → Group bots → Add bot), or remove the id from feishu.chats",
+  fixFeishuWebhook:
+    "put a reverse proxy (or a tunnel) with a public https URL in front of {base} and enter its URLs in the developer console",
 } as const;
 
 export type CliMessageKey = keyof typeof en;
@@ -184,6 +219,36 @@ const zhCN: Record<CliMessageKey, string> = {
   fixUrl: 'nodes[].url 应形如 "ws://192.168.1.52:18789"（ws:// 或 wss://）',
   fixReachable:
     '确认 {node} 上的网关在运行（openclaw gateway status），监听局域网（gateway.bind "lan"）或经隧道可达，且没有防火墙阻挡',
+  doctorFeishu: "飞书",
+  feishuNotConfigured: "未配置：桥接在没有飞书的情况下运行",
+  checkFeishuCredentials: "凭证",
+  checkFeishuBot: "机器人",
+  checkFeishuLongConnection: "长连接",
+  checkFeishuWebhook: "Webhook",
+  checkFeishuChat: "群 {chat}",
+  checkFeishuChats: "群聊",
+  checkFeishuSetup: "需在开发者后台开启",
+  feishuCredentialsOk: "已获取 tenant access token（{domain}）",
+  feishuBotOk: "{name}（open_id {openId}）",
+  feishuBotInactive: "{name}：机器人能力未启用（activate_status {status}）",
+  feishuLongConnectionOk: "飞书已接受长连接",
+  feishuWebhookRoutes:
+    "飞书必须能访问 POST {base}/feishu/events 和 {base}/feishu/cards（经反向代理或隧道提供公网 https 地址）",
+  feishuWebhookLoopback: "http.host 为 {host}：没有反向代理或隧道时飞书无法访问",
+  feishuChatOk: "机器人在群“{name}”中",
+  feishuChatsAll: "机器人所在的所有群（可用 feishu.chats 限定）",
+  feishuFailed: "{message}",
+  feishuSetupList:
+    "应用能力 → 机器人：开启；权限管理：im:message、im:message:send_as_bot、im:message.group_at_msg:readonly（接收群内所有消息需 im:message.group_msg，本检查需 im:chat:readonly）；事件与回调 → 事件配置：im.message.receive_v1；→ 回调配置：card.action.trigger；订阅方式：{mode}；最后在版本管理与发布中发布版本",
+  feishuModeWebsocket: "使用长连接接收事件/回调",
+  feishuModeWebhook: "将事件发送至开发者服务器（请求地址 …/feishu/events；回调地址 …/feishu/cards）",
+  fixFeishuAuth:
+    "对照开发者后台（open.feishu.cn/app → 你的应用 → 凭证与基础信息）检查 feishu.appId 和 App Secret（{where}）",
+  fixFeishuNetwork: "本机必须能访问 {domain}（HTTPS）；请检查代理、防火墙和 feishu.domain",
+  fixFeishuBot: "开发者后台 → 应用能力 → 机器人 → 开启，然后发布新版本（版本管理与发布）",
+  fixFeishuLongConnection: "开发者后台 → 事件与回调 → 订阅方式 → “{mode}”，保存并发布新版本",
+  fixFeishuChat: "把机器人加入该群（群设置 → 群机器人 → 添加机器人），或从 feishu.chats 中删除该 id",
+  fixFeishuWebhook: "在 {base} 前放置带公网 https 地址的反向代理（或隧道），并把地址填入开发者后台",
 };
 
 export const cliMessages: Catalog<CliMessageKey> = { en, "zh-CN": zhCN };

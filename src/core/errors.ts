@@ -31,6 +31,13 @@ export const ERROR_CODES = {
   CB_NODE_STATUS_MISSING: { retryable: true },
   CB_NODE_STATUS_INVALID: { retryable: true },
   CB_NODE_STATUS_STALE: { retryable: true },
+  CB_FEISHU_AUTH: { retryable: false },
+  CB_FEISHU_RATE_LIMITED: { retryable: true },
+  CB_FEISHU_SERVER: { retryable: true },
+  CB_FEISHU_NETWORK: { retryable: true },
+  CB_FEISHU_REJECTED: { retryable: false },
+  CB_FEISHU_QUEUE_CLOSED: { retryable: false },
+  CB_WEBHOOK_REJECTED: { retryable: false },
   CB_USAGE: { retryable: false },
   CB_INTERNAL: { retryable: false },
 } as const;

@@ -9,3 +9,4 @@ export * from "./logger.js";
 export * from "./atomic-write.js";
 export * from "./recent-ids.js";
 export * from "./did-you-mean.js";
+export * from "./id-log.js";

@@ -20,8 +20,13 @@ export async function runDoctor(ctx: CliContext, options: { config?: string }): 
     });
     return checks;
   }
-  const [shared, nodes] = await Promise.all([checkSharedFolder(ctx, loaded.config), checkNodes(ctx, loaded)]);
-  checks.push(...shared, ...nodes);
+  const [shared, nodes, feishu] = await Promise.all([
+    checkSharedFolder(ctx, loaded.config),
+    checkNodes(ctx, loaded),
+    // The Feishu SDK is large: loaded only when doctor runs, not for every CLI command.
+    import("./feishu-checks.js").then(({ checkFeishu }) => checkFeishu(ctx, loaded)),
+  ]);
+  checks.push(...shared, ...nodes, ...feishu);
   return checks;
 }
 

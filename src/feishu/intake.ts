@@ -1,0 +1,234 @@
+import * as lark from "@larksuiteoapi/node-sdk";
+import { ClawbridgeError, type Logger } from "../core/index.js";
+import { EventDedup, type DedupKey } from "./event-dedup.js";
+import {
+  normalizeCardAction,
+  normalizeMessageEvent,
+  UnreadableEvent,
+  type NormalizeContext,
+} from "./normalize.js";
+import { sdkLogger } from "./sdk-logger.js";
+import { toFeishuCardAnswer } from "./webhook/card-answer.js";
+import type { CardActionAnswer, FeishuHandlers, InboundChatMessage } from "./types.js";
+
+/** Feishu waits 3 s for an answer; past this a slow handler goes on without holding the ack. */
+export const HANDLER_ACK_BUDGET_MS = 2_500;
+
+export interface IntakeOptions {
+  stateDir: string;
+  logger: Logger;
+  handlers: FeishuHandlers;
+  /** Chats served; empty = all. */
+  chats: readonly string[];
+  /** The bridge bot's open_id: its own messages are dropped and its mentions recognised. */
+  bridgeOpenId: () => string | undefined;
+  messageLink?: NormalizeContext["messageLink"];
+  /** Duplicate window for sender + chat + text (ms). */
+  contentWindowMs?: number;
+}
+
+export interface IntakeStats {
+  received: number;
+  handled: number;
+  duplicates: number;
+  ignored: number;
+  unreadable: number;
+  failed: number;
+  cardActions: number;
+}
+
+/** What Feishu expects back from a card callback (webhook body or long-connection ack data). */
+export interface FeishuCardAnswer {
+  toast?: { type: string; content: string };
+  card?: { type: "raw"; data: Record<string, unknown> };
+}
+
+/**
+ * Everything between "an event arrived" (long connection or webhook) and the handlers:
+ * the SDK's `EventDispatcher` (which flattens schema 2.0 payloads), normalisation, the
+ * bridge's own messages and unserved chats dropped, duplicates dropped, and a time budget
+ * so Feishu gets its answer within 3 s even when a handler is slow.
+ */
+export class FeishuIntake {
+  readonly dispatcher: lark.EventDispatcher;
+  readonly dedup: EventDedup;
+  private readonly log: Logger;
+  private readonly counters: IntakeStats = {
+    received: 0,
+    handled: 0,
+    duplicates: 0,
+    ignored: 0,
+    unreadable: 0,
+    failed: 0,
+    cardActions: 0,
+  };
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: IntakeOptions) {
+    this.log = options.logger.child({ component: "feishu-intake" });
+    this.dedup = new EventDedup(options.stateDir, { windowMs: options.contentWindowMs });
+    this.dispatcher = new lark.EventDispatcher({
+      logger: sdkLogger(options.logger),
+      loggerLevel: lark.LoggerLevel.debug,
+    }).register({
+      "im.message.receive_v1": (data: unknown) => this.onMessageEvent(data),
+      "card.action.trigger": (data: unknown) => this.onCardActionEvent(data),
+    } as Record<string, (data: unknown) => Promise<unknown>>);
+  }
+
+  load(): Promise<void> {
+    return this.dedup.load();
+  }
+
+  /** A verified, decrypted webhook payload (schema 2.0 or v1), handed to the SDK dispatcher. */
+  async dispatch(payload: Record<string, unknown>): Promise<unknown> {
+    return this.dispatcher.invoke(payload, { needCheck: false });
+  }
+
+  /** The webhook card route's answer, in our terms. */
+  async dispatchCardAction(payload: Record<string, unknown>): Promise<CardActionAnswer | undefined> {
+    const answer = (await this.dispatch(payload)) as FeishuCardAnswer | string | undefined;
+    if (typeof answer !== "object" || answer === null) return undefined;
+    return {
+      ...(answer.toast ? { toast: answer.toast as CardActionAnswer["toast"] } : {}),
+      ...(answer.card ? { card: answer.card.data } : {}),
+    };
+  }
+
+  stats(): IntakeStats {
+    return { ...this.counters };
+  }
+
+  /** Waits for handlers still running past their ack budget (shutdown). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await this.dedup.close();
+  }
+
+  private async onMessageEvent(data: unknown): Promise<undefined> {
+    this.counters.received++;
+    let message: InboundChatMessage;
+    try {
+      message = normalizeMessageEvent(data, {
+        bridgeOpenId: this.options.bridgeOpenId(),
+        messageLink: this.options.messageLink,
+      });
+    } catch (error) {
+      this.counters.unreadable++;
+      this.log.warn(
+        { err: error instanceof UnreadableEvent ? error.message : error },
+        "unreadable message event dropped",
+      );
+      return undefined;
+    }
+    const bridge = this.options.bridgeOpenId();
+    if (bridge && message.sender.openId === bridge) {
+      this.counters.ignored++;
+      return undefined;
+    }
+    if (this.options.chats.length > 0 && !this.options.chats.includes(message.chatId)) {
+      this.counters.ignored++;
+      this.log.debug({ chat: message.chatId }, "message from a chat not in feishu.chats ignored");
+      return undefined;
+    }
+    const key: DedupKey = {
+      eventId: message.eventId,
+      messageId: message.messageId,
+      content: { senderId: message.sender.openId, chatId: message.chatId, text: message.text },
+    };
+    const verdict = this.dedup.claim(key);
+    if (verdict !== "claimed") {
+      this.counters.duplicates++;
+      this.log.info(
+        { eventId: message.eventId, messageId: message.messageId, verdict },
+        "duplicate Feishu delivery dropped",
+      );
+      return undefined;
+    }
+    await this.withinBudget(
+      (async () => {
+        try {
+          await this.options.handlers.onMessage(message);
+          this.counters.handled++;
+          await this.dedup.commit(key);
+        } catch (error) {
+          this.counters.failed++;
+          this.dedup.release(key);
+          this.log.error(
+            { err: error, eventId: message.eventId },
+            "message handler failed; Feishu's retry will be handled",
+          );
+          throw error;
+        }
+      })(),
+    );
+    return undefined;
+  }
+
+  private async onCardActionEvent(data: unknown): Promise<Record<string, unknown> | undefined> {
+    this.counters.received++;
+    const handler = this.options.handlers.onCardAction;
+    if (!handler) return undefined;
+    let action;
+    try {
+      action = normalizeCardAction(data);
+    } catch (error) {
+      this.counters.unreadable++;
+      this.log.warn(
+        { err: error instanceof UnreadableEvent ? error.message : error },
+        "unreadable card action dropped",
+      );
+      return undefined;
+    }
+    const key: DedupKey = { eventId: action.eventId };
+    if (this.dedup.claim(key) !== "claimed") {
+      this.counters.duplicates++;
+      return undefined;
+    }
+    this.counters.cardActions++;
+    const run = (async () => {
+      try {
+        const answer = await handler(action);
+        await this.dedup.commit(key);
+        return answer;
+      } catch (error) {
+        this.dedup.release(key);
+        this.counters.failed++;
+        this.log.error({ err: error, eventId: action.eventId }, "card action handler failed");
+        return {
+          toast: {
+            type: "error",
+            content: error instanceof ClawbridgeError && error.expose ? error.message : "error",
+          },
+        } satisfies CardActionAnswer;
+      }
+    })();
+    const answer = await this.withinBudget(run);
+    return answer ? toFeishuCardAnswer(answer) : undefined;
+  }
+
+  /**
+   * Resolves with the work's result, or with undefined once the ack budget is spent (the
+   * work goes on, tracked for `drain`). A failure within the budget is rethrown, so the
+   * long connection acks with 500 and Feishu redelivers.
+   */
+  private async withinBudget<T>(work: Promise<T>): Promise<T | undefined> {
+    const tracked = work.catch(() => undefined).finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        this.log.warn(
+          { budgetMs: HANDLER_ACK_BUDGET_MS },
+          "handler still running; Feishu answered, work goes on",
+        );
+        resolve(undefined);
+      }, HANDLER_ACK_BUDGET_MS);
+    });
+    try {
+      return await Promise.race([work, budget]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
