@@ -1,0 +1,52 @@
+import type { Clock } from "../../core/index.js";
+import { abortableSleep } from "./abortable-sleep.js";
+import { RateWindow } from "./rate-window.js";
+
+/**
+ * The budget of one chat (sends) or one message (patches): a rate window plus a pause after
+ * Feishu said this key is over its limit or a call failed. It has one user at a time — the
+ * lane or slot that owns it — so "wait until free, then record" cannot race.
+ */
+export class KeyPacer {
+  private readonly window: RateWindow;
+  private pausedUntil = 0;
+
+  constructor(
+    limit: number,
+    windowMs: number,
+    private readonly clock: Clock,
+  ) {
+    this.window = new RateWindow(limit, windowMs);
+  }
+
+  /**
+   * Resolves `true` once the key has budget and is not paused, or `false` at once if that
+   * will not happen by `deadline` (no point waiting for a start that would be too late).
+   * Rejects with the abort reason.
+   */
+  async ready(signal: AbortSignal, deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
+    for (;;) {
+      if (signal.aborted) throw signal.reason as Error;
+      const now = this.clock.now();
+      const wait = Math.max(this.window.delayMs(now), this.pausedUntil - now);
+      if (wait <= 0) return true;
+      if (now + wait > deadline) return false;
+      await abortableSleep(wait, signal);
+    }
+  }
+
+  /** Counts a start (right before the call goes out). */
+  record(now: number): void {
+    this.window.record(now);
+  }
+
+  /** No start before `until` (a rate limit's reset, or a backoff). */
+  pause(until: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, until);
+  }
+
+  /** Milliseconds until forgetting this key loses nothing (no start counts, no pause runs). */
+  forgettableInMs(now: number): number {
+    return Math.max(0, this.window.clearsInMs(now), this.pausedUntil - now);
+  }
+}
