@@ -1,5 +1,6 @@
 // `npm run bench -- --json`: every benchmark, one JSON object per line on stdout.
 // Without --json a readable table goes to stderr as well. `--only <prefix>` runs a subset.
+import { webhookBenchmarks } from "./feishu/webhook.js";
 import { gatewayBenchmarks } from "./gateway/gateway.js";
 import { appendBenchmarks } from "./mailbox/append.js";
 import { ingestBenchmarks } from "./mailbox/ingest.js";
@@ -13,6 +14,7 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "mailbox.resume", run: resumeBenchmarks },
   { name: "mailbox.notify", run: notifyBenchmarks },
   { name: "gateway", run: gatewayBenchmarks },
+  { name: "feishu.webhook", run: webhookBenchmarks },
 ];
 
 const args = process.argv.slice(2);

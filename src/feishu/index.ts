@@ -26,3 +26,6 @@ export { FeishuIntake, HANDLER_ACK_BUDGET_MS, type IntakeOptions, type IntakeSta
 export { LongConnection, LONG_CONNECTION_APP_ID, type LongConnectionState } from "./long-connection.js";
 export { probeFeishu, BOT_ACTIVE, type FeishuProbe, type FeishuProbeInput, type Outcome } from "./probe.js";
 export * from "./webhook/index.js";
+export * from "./outbound/index.js";
+export { FeishuAdapter, chatLink, type FeishuAdapterOptions, type FeishuHealth } from "./feishu-adapter.js";
+export { feishuMessages, type FeishuMessageKey } from "./messages.js";

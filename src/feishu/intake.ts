@@ -1,5 +1,5 @@
 import * as lark from "@larksuiteoapi/node-sdk";
-import { ClawbridgeError, type Logger } from "../core/index.js";
+import { ClawbridgeError, translator, type Locale, type Logger } from "../core/index.js";
 import { EventDedup, type DedupKey } from "./event-dedup.js";
 import {
   normalizeCardAction,
@@ -7,6 +7,7 @@ import {
   UnreadableEvent,
   type NormalizeContext,
 } from "./normalize.js";
+import { feishuMessages } from "./messages.js";
 import { sdkLogger } from "./sdk-logger.js";
 import { toFeishuCardAnswer } from "./webhook/card-answer.js";
 import type { CardActionAnswer, FeishuHandlers, InboundChatMessage } from "./types.js";
@@ -23,6 +24,8 @@ export interface IntakeOptions {
   /** The bridge bot's open_id: its own messages are dropped and its mentions recognised. */
   bridgeOpenId: () => string | undefined;
   messageLink?: NormalizeContext["messageLink"];
+  /** Language of the toasts the intake itself answers with. */
+  locale?: Locale;
   /** Duplicate window for sender + chat + text (ms). */
   contentWindowMs?: number;
 }
@@ -195,12 +198,12 @@ export class FeishuIntake {
         this.dedup.release(key);
         this.counters.failed++;
         this.log.error({ err: error, eventId: action.eventId }, "card action handler failed");
-        return {
-          toast: {
-            type: "error",
-            content: error instanceof ClawbridgeError && error.expose ? error.message : "error",
-          },
-        } satisfies CardActionAnswer;
+        const t = translator(feishuMessages, this.options.locale ?? "zh-CN");
+        const content =
+          error instanceof ClawbridgeError && error.expose
+            ? t("cardActionFailed", { reason: error.message })
+            : t("cardActionFailedGeneric");
+        return { toast: { type: "error", content } } satisfies CardActionAnswer;
       }
     })();
     const answer = await this.withinBudget(run);

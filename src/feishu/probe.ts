@@ -2,7 +2,7 @@ import * as lark from "@larksuiteoapi/node-sdk";
 import { ClawbridgeError, silentLogger, type Logger } from "../core/index.js";
 import { classifyFeishuError } from "./feishu-errors.js";
 import { LongConnection } from "./long-connection.js";
-import { createLarkClient, SdkFeishuApi } from "./sdk-api.js";
+import { SdkFeishuApi } from "./sdk-api.js";
 import type { BotInfo } from "./types.js";
 
 export interface FeishuProbeInput {
@@ -38,7 +38,7 @@ export async function probeFeishu(
 ): Promise<FeishuProbe> {
   const logger = options.logger ?? silentLogger();
   const timeoutMs = options.timeoutMs ?? 8_000;
-  const api = new SdkFeishuApi(createLarkClient({ ...input, logger, timeoutMs }));
+  const api = new SdkFeishuApi({ ...input, logger, timeoutMs });
   const credentials = await outcome(
     () => api.checkCredentials().then(() => true as const),
     "tenant access token",

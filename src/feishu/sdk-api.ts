@@ -1,5 +1,5 @@
 import * as lark from "@larksuiteoapi/node-sdk";
-import type { Logger } from "../core/index.js";
+import { ClawbridgeError, type Logger } from "../core/index.js";
 import type {
   FeishuApi,
   PatchMessageRequest,
@@ -58,12 +58,15 @@ export function timeoutHttpInstance(timeoutMs: number): lark.HttpInstance {
  * A `lark.Client` for the bridge's app: its own token cache (the SDK's default cache is
  * process-wide), a redacting logger, a timeout on every request.
  */
-export function createLarkClient(options: FeishuAppOptions): lark.Client {
+export function createLarkClient(
+  options: FeishuAppOptions,
+  cache: lark.Cache = new lark.DefaultCache(),
+): lark.Client {
   return new lark.Client({
     appId: options.appId,
     appSecret: options.appSecret,
     domain: larkDomain(options.domain),
-    cache: new lark.DefaultCache(),
+    cache,
     logger: sdkLogger(options.logger),
     loggerLevel: lark.LoggerLevel.debug,
     httpInstance: timeoutHttpInstance(options.timeoutMs ?? DEFAULT_FEISHU_TIMEOUT_MS),
@@ -76,11 +79,18 @@ interface MessageData {
   thread_id?: string;
 }
 
+/** Feishu codes for a tenant token it no longer accepts (expired early, revoked, app reset). */
+const STALE_TOKEN_CODES = new Set([99991661, 99991663, 99991668]);
+
 /** `FeishuApi` over the official SDK. Errors are classified (see `FeishuApi`). */
 export class SdkFeishuApi implements FeishuApi {
+  readonly client: lark.Client;
+  private readonly tokenCache = new lark.DefaultCache();
   private botInfoCache?: { info: BotInfo; at: number };
 
-  constructor(readonly client: lark.Client) {}
+  constructor(private readonly app: FeishuAppOptions) {
+    this.client = createLarkClient(app, this.tokenCache);
+  }
 
   async sendMessage(request: SendMessageRequest): Promise<SentMessage> {
     const res = await this.call("send message", () =>
@@ -159,6 +169,20 @@ export class SdkFeishuApi implements FeishuApi {
   }
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.callOnce(operation, fn);
+    } catch (error) {
+      // The SDK keeps a cached tenant token until its own expiry, even when Feishu refuses
+      // it: forget it and ask for a new one, once.
+      const code = (error as ClawbridgeError).details?.feishuCode;
+      if (!(error instanceof ClawbridgeError) || typeof code !== "number" || !STALE_TOKEN_CODES.has(code))
+        throw error;
+      await this.tokenCache.set(lark.CTenantAccessToken, "", 1, { namespace: this.app.appId });
+      return this.callOnce(operation, fn);
+    }
+  }
+
+  private async callOnce<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     let res: T;
     try {
       res = await fn();

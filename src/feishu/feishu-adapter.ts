@@ -1,0 +1,181 @@
+import { ClawbridgeError, translator, type Logger } from "../core/index.js";
+import type { FeishuConfig } from "../config/index.js";
+import { BotDirectory, type NodeBot } from "./bot-directory.js";
+import { FeishuIntake, type IntakeStats } from "./intake.js";
+import { LongConnection, type LongConnectionState } from "./long-connection.js";
+import { feishuMessages } from "./messages.js";
+import { OutboundQueue, type OutboundLimits, type OutboundStats } from "./outbound/index.js";
+import { SdkFeishuApi } from "./sdk-api.js";
+import type { BotInfo, FeishuHandlers } from "./types.js";
+import { webhookRoutes, type WebhookRoutes } from "./webhook/index.js";
+
+export interface FeishuAdapterOptions {
+  config: FeishuConfig;
+  stateDir: string;
+  logger: Logger;
+  /** The nodes' own bots (`nodes[].bot`), to recognise them in mentions. */
+  nodeBots?: readonly NodeBot[];
+  /** Overrides of the outbound pacing (load tests relax them with the emulator's). */
+  limits?: Partial<OutboundLimits>;
+  /** Per Feishu request; default 10 s. */
+  timeoutMs?: number;
+  /** Webhook body cap; default 1 MiB. */
+  maxBodyBytes?: number;
+  /** How long `start` waits for the long connection before going on (the SDK keeps trying). */
+  readyTimeoutMs?: number;
+}
+
+export interface FeishuHealth {
+  mode: FeishuConfig["mode"];
+  bot?: BotInfo;
+  /** Long connection state; "webhook" in webhook mode. */
+  intake: LongConnectionState | "webhook";
+  intakeStats: IntakeStats;
+  outbound: OutboundStats;
+}
+
+/** Bot info is needed before the first event can be understood; retried a few times at start. */
+const BOT_INFO_ATTEMPTS = 4;
+
+/**
+ * The Feishu edge assembled: SDK client, outbound queue, intake (long connection or
+ * webhook), bot identities. `start(handlers)` learns the bridge bot's identity (so its own
+ * messages and @mentions are recognised), then opens the intake; in webhook mode the koa
+ * routes come from `webhook()` and are mounted by the HTTP listener.
+ */
+export class FeishuAdapter {
+  readonly api: SdkFeishuApi;
+  readonly outbound: OutboundQueue;
+  readonly bots: BotDirectory;
+  private readonly log: Logger;
+  private intake?: FeishuIntake;
+  private connection?: LongConnection;
+  private routes?: WebhookRoutes;
+  private botInfo?: BotInfo;
+
+  constructor(private readonly options: FeishuAdapterOptions) {
+    const { config } = options;
+    this.log = options.logger.child({ component: "feishu" });
+    this.api = new SdkFeishuApi({
+      appId: config.appId,
+      appSecret: config.appSecret,
+      domain: config.domain,
+      logger: options.logger,
+      timeoutMs: options.timeoutMs,
+    });
+    const t = translator(feishuMessages, config.locale);
+    this.outbound = new OutboundQueue({
+      api: this.api,
+      logger: options.logger,
+      limits: options.limits,
+      truncationNotice: (pointer) => (pointer ? t("truncatedWithPointer", { pointer }) : t("truncated")),
+    });
+    this.bots = new BotDirectory(options.nodeBots ?? []);
+  }
+
+  /** The bridge bot, once `start` has learnt it. */
+  get bot(): BotInfo | undefined {
+    return this.botInfo;
+  }
+
+  async start(handlers: FeishuHandlers): Promise<void> {
+    const { config } = this.options;
+    this.botInfo = await this.learnBotInfo();
+    this.log.info(
+      { bot: this.botInfo.name, openId: this.botInfo.openId, mode: config.mode },
+      "Feishu bot identified",
+    );
+    if (config.chats.length === 0) {
+      this.log.warn("feishu.chats is empty: every group the bot is in is served");
+    }
+    this.intake = new FeishuIntake({
+      stateDir: this.options.stateDir,
+      logger: this.options.logger,
+      handlers,
+      chats: config.chats,
+      locale: config.locale,
+      bridgeOpenId: () => this.botInfo?.openId,
+      messageLink: (chatId) => chatLink(config.domain, chatId),
+    });
+    await this.intake.load();
+    if (config.mode === "websocket") {
+      this.connection = new LongConnection({
+        appId: config.appId,
+        appSecret: config.appSecret,
+        domain: config.domain,
+        logger: this.options.logger,
+        dispatcher: this.intake.dispatcher,
+        readyTimeoutMs: this.options.readyTimeoutMs,
+      });
+      await this.connection.start();
+    } else {
+      const intake = this.intake;
+      this.routes = webhookRoutes({
+        encryptKey: config.encryptKey,
+        verificationToken: config.verificationToken,
+        maxBodyBytes: this.options.maxBodyBytes,
+        logger: this.options.logger,
+        onEvent: (payload) => intake.dispatch(payload),
+        onCardAction: (payload) => intake.dispatchCardAction(payload),
+      });
+    }
+  }
+
+  /** Koa middleware serving `POST /feishu/events` and `POST /feishu/cards` (webhook mode). */
+  webhook(): ReturnType<WebhookRoutes["middleware"]> {
+    if (!this.routes) {
+      throw new ClawbridgeError(
+        "CB_USAGE",
+        "the Feishu webhook routes exist only in webhook mode, after start()",
+      );
+    }
+    return this.routes.middleware();
+  }
+
+  health(): FeishuHealth {
+    return {
+      mode: this.options.config.mode,
+      ...(this.botInfo ? { bot: this.botInfo } : {}),
+      intake: this.connection?.state ?? (this.routes ? "webhook" : "idle"),
+      intakeStats: this.intake?.stats() ?? {
+        received: 0,
+        handled: 0,
+        duplicates: 0,
+        ignored: 0,
+        unreadable: 0,
+        failed: 0,
+        cardActions: 0,
+      },
+      outbound: this.outbound.stats(),
+    };
+  }
+
+  /** Stops taking events, lets running handlers finish, then drains the outbound queue. */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
+    const drainMs = options.drainMs ?? 5_000;
+    this.connection?.close();
+    await this.routes?.drain(drainMs);
+    await this.intake?.drain();
+    await this.outbound.close({ drainMs });
+  }
+
+  private async learnBotInfo(): Promise<BotInfo> {
+    let last: unknown;
+    for (let attempt = 1; attempt <= BOT_INFO_ATTEMPTS; attempt++) {
+      try {
+        return await this.api.botInfo({ fresh: true });
+      } catch (error) {
+        last = error;
+        if (error instanceof ClawbridgeError && !error.retryable) break;
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+      }
+    }
+    throw last;
+  }
+}
+
+/** A link that opens the group in the Feishu/Lark client (placeholders for images and files). */
+export function chatLink(domain: string, chatId: string): string {
+  const host = domain === "lark" ? "applink.larksuite.com" : "applink.feishu.cn";
+  return `https://${host}/client/chat/open?openChatId=${encodeURIComponent(chatId)}`;
+}
