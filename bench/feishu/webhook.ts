@@ -1,6 +1,6 @@
 import http from "node:http";
 import { randomBytes } from "node:crypto";
-import { finished, spawnTs } from "../../test/helpers/spawn.js";
+import { startServerProcess } from "../lib/process.js";
 import { webhookRequest } from "../../src/sim/feishu/crypto.js";
 import { atLeast, atMost, latencyContext, percentile, round, type BenchResult } from "../lib/report.js";
 
@@ -18,18 +18,8 @@ interface Server {
 }
 
 async function startServer(mode: "ours" | "bare"): Promise<Server> {
-  const child = spawnTs("bench/feishu/webhook-server-process.ts", [mode], {
+  const { url, child, exited } = await startServerProcess("bench/feishu/webhook-server-process.ts", [mode], {
     env: { BENCH_ENCRYPT_KEY: ENCRYPT_KEY, BENCH_VERIFICATION_TOKEN: VERIFICATION_TOKEN },
-  });
-  const exited = finished(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /url (\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((r) => reject(new Error(`webhook server exited: ${r.stderr}`)));
   });
   return {
     url: new URL("/feishu/events", url),

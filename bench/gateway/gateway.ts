@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadOrCreateIdentity, WsGatewayClient } from "../../src/gateway/index.js";
 import { startFakeGateway, type FakeGatewayOptions } from "../../src/sim/fake-gateway.js";
-import { finished, spawnTs } from "../../test/helpers/spawn.js";
+import { startServerProcess } from "../lib/process.js";
 import { atMost, epochMs, latencyContext, percentile, type BenchResult } from "../lib/report.js";
 
 const TOKEN = "bench-token-not-a-secret";
@@ -63,19 +63,12 @@ async function concurrentRuns(): Promise<BenchResult> {
   const script = { kind: "text", text: "result of the run", chunks: 3, delayMs: 30 } as const;
   // The first chunk goes at once, then one per delay.
   const scriptedMs = (script.chunks - 1) * script.delayMs;
-  const child = spawnTs("bench/gateway/fake-gateway-process.ts", [TOKEN, JSON.stringify(script)]);
-  const exited = finished(child);
+  const { url, child, exited } = await startServerProcess("bench/gateway/fake-gateway-process.ts", [
+    TOKEN,
+    JSON.stringify(script),
+  ]);
   const dir = mkdtempSync(path.join(os.tmpdir(), "clawbridge-bench-gw-"));
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /url (\S+)/.exec(out);
-        if (match) resolve(match[1]!);
-      });
-      void exited.then((r) => reject(new Error(`fake gateway exited: ${r.stderr}`)));
-    });
     const client = new WsGatewayClient({
       node: "bench",
       url,

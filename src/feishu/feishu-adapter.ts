@@ -1,7 +1,7 @@
 import { ClawbridgeError, translator, type Logger } from "../core/index.js";
 import type { FeishuConfig } from "../config/index.js";
 import { BotDirectory, type NodeBot } from "./bot-directory.js";
-import { FeishuIntake, type IntakeStats } from "./intake.js";
+import { emptyIntakeStats, FeishuIntake, type IntakeStats } from "./intake.js";
 import { LongConnection, type LongConnectionState } from "./long-connection.js";
 import { feishuMessages } from "./messages.js";
 import { OutboundQueue, type OutboundLimits, type OutboundStats } from "./outbound/index.js";
@@ -137,15 +137,7 @@ export class FeishuAdapter {
       mode: this.options.config.mode,
       ...(this.botInfo ? { bot: this.botInfo } : {}),
       intake: this.connection?.state ?? (this.routes ? "webhook" : "idle"),
-      intakeStats: this.intake?.stats() ?? {
-        received: 0,
-        handled: 0,
-        duplicates: 0,
-        ignored: 0,
-        unreadable: 0,
-        failed: 0,
-        cardActions: 0,
-      },
+      intakeStats: this.intake?.stats() ?? emptyIntakeStats(),
       outbound: this.outbound.stats(),
     };
   }

@@ -40,6 +40,10 @@ export interface IntakeStats {
   cardActions: number;
 }
 
+export function emptyIntakeStats(): IntakeStats {
+  return { received: 0, handled: 0, duplicates: 0, ignored: 0, unreadable: 0, failed: 0, cardActions: 0 };
+}
+
 /** What Feishu expects back from a card callback (webhook body or long-connection ack data). */
 export interface FeishuCardAnswer {
   toast?: { type: string; content: string };
@@ -56,15 +60,7 @@ export class FeishuIntake {
   readonly dispatcher: lark.EventDispatcher;
   readonly dedup: EventDedup;
   private readonly log: Logger;
-  private readonly counters: IntakeStats = {
-    received: 0,
-    handled: 0,
-    duplicates: 0,
-    ignored: 0,
-    unreadable: 0,
-    failed: 0,
-    cardActions: 0,
-  };
+  private readonly counters: IntakeStats = emptyIntakeStats();
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly options: IntakeOptions) {
