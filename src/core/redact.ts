@@ -25,6 +25,9 @@ export const SECRET_KEYS = [
   "password",
   "secret",
   "privateKey",
+  // Feishu's long-connection URL carries a short-lived ticket (and access_key) the SDK logs at debug.
+  "ticket",
+  "access_key",
 ] as const;
 
 /** pino `redact` paths: the keys at the top and up to four levels deep. */

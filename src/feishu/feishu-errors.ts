@@ -92,7 +92,7 @@ function fromAnswer(
   }
   if (feishuCode !== undefined && AUTH_CODES.has(feishuCode)) {
     return new ClawbridgeError("CB_FEISHU_AUTH", said, {
-      fix: "Check feishu.appId and the App Secret (FEISHU_APP_SECRET) in the Feishu developer console → Credentials.",
+      fix: "Check feishu.appId and feishu.appSecret against the Feishu developer console → Credentials & Basic Info.",
       details,
       cause,
     });

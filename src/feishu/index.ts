@@ -10,6 +10,7 @@ export { sdkLogger, type SdkLogger } from "./sdk-logger.js";
 export {
   SdkFeishuApi,
   createLarkClient,
+  domainUrl,
   larkDomain,
   DEFAULT_FEISHU_TIMEOUT_MS,
   type FeishuAppOptions,

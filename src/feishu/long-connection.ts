@@ -94,7 +94,7 @@ export class LongConnection {
             "CB_FEISHU_AUTH",
             `Feishu refused the long connection: ${error.message}`,
             {
-              fix: "Check feishu.appId / FEISHU_APP_SECRET, and enable 'Receive events through persistent connection' in the developer console → Events and callbacks.",
+              fix: "Check feishu.appId and feishu.appSecret, and enable 'Receive events through persistent connection' in the developer console → Events and callbacks.",
               cause: error,
             },
           );

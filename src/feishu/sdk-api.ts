@@ -32,6 +32,13 @@ export function larkDomain(domain: string): lark.Domain | string {
   return domain.replace(/\/+$/, "");
 }
 
+/** The base URL a `domain` setting stands for (for people: "feishu" → https://open.feishu.cn). */
+export function domainUrl(domain: string): string {
+  if (domain === "feishu") return "https://open.feishu.cn";
+  if (domain === "lark") return "https://open.larksuite.com";
+  return domain.replace(/\/+$/, "");
+}
+
 /**
  * An axios-compatible instance for the SDK that adds a timeout to every request. The
  * SDK's default instance unwraps `response.data`; this keeps that behaviour.

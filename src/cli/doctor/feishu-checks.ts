@@ -1,5 +1,5 @@
 import type { LoadedConfig } from "../../config/index.js";
-import { BOT_ACTIVE, probeFeishu, type Outcome } from "../../feishu/index.js";
+import { BOT_ACTIVE, domainUrl, probeFeishu, type Outcome } from "../../feishu/index.js";
 import type { CliContext } from "../context.js";
 import type { DoctorCheck } from "./check.js";
 
@@ -30,7 +30,7 @@ export async function checkFeishu(ctx: CliContext, loaded: LoadedConfig): Promis
         return ctx.t("fixFeishuAuth", { where });
       case "CB_FEISHU_NETWORK":
       case "CB_FEISHU_SERVER":
-        return ctx.t("fixFeishuNetwork", { domain: feishu.domain });
+        return ctx.t("fixFeishuNetwork", { domain: domainUrl(feishu.domain) });
       default:
         return outcome.error.fix;
     }
@@ -59,7 +59,7 @@ export async function checkFeishu(ctx: CliContext, loaded: LoadedConfig): Promis
       id: "feishu.credentials",
       label: label(ctx.t("checkFeishuCredentials")),
       ok: true,
-      detail: ctx.t("feishuCredentialsOk", { domain: feishu.domain }),
+      detail: ctx.t("feishuCredentialsOk", { domain: domainUrl(feishu.domain) }),
     });
   }
   if (probe.bot) {

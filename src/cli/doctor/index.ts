@@ -36,7 +36,8 @@ export function renderDoctor(ctx: CliContext, checks: readonly DoctorCheck[]): s
   for (const check of checks) {
     const mark = check.skipped ? "–" : check.ok ? "✓" : "✗";
     lines.push(`${mark} ${check.label}: ${check.detail}`);
-    if (!check.ok && check.fix) lines.push(`    ${ctx.t("fixPrefix")}: ${check.fix}`);
+    // A passing check may carry advice too (webhook on loopback needs a proxy in front).
+    if (check.fix && !check.skipped) lines.push(`    ${ctx.t("fixPrefix")}: ${check.fix}`);
   }
   const failed = checks.filter((c) => !c.ok).length;
   lines.push(failed === 0 ? ctx.t("doctorSummaryOk") : ctx.t("doctorSummaryFail", { count: failed }));
