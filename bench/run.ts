@@ -1,6 +1,8 @@
 // `npm run bench -- --json`: every benchmark, one JSON object per line on stdout.
 // Without --json a readable table goes to stderr as well. `--only <prefix>` runs a subset.
+import { outboundBenchmarks } from "./feishu/outbound.js";
 import { webhookBenchmarks } from "./feishu/webhook.js";
+import { wsBenchmarks } from "./feishu/ws.js";
 import { gatewayBenchmarks } from "./gateway/gateway.js";
 import { appendBenchmarks } from "./mailbox/append.js";
 import { ingestBenchmarks } from "./mailbox/ingest.js";
@@ -15,6 +17,8 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "mailbox.notify", run: notifyBenchmarks },
   { name: "gateway", run: gatewayBenchmarks },
   { name: "feishu.webhook", run: webhookBenchmarks },
+  { name: "feishu.ws", run: wsBenchmarks },
+  { name: "feishu.outbound", run: outboundBenchmarks },
 ];
 
 const args = process.argv.slice(2);

@@ -1,8 +1,8 @@
 import type { Clock } from "../../core/index.js";
-import { RateWindow } from "./rate-window.js";
+import { RateWindow, type WindowEntry } from "./rate-window.js";
 
 interface Waiter {
-  resolve: () => void;
+  resolve: (entry: WindowEntry) => void;
   reject: (error: Error) => void;
   signal: AbortSignal;
   onAbort: () => void;
@@ -28,13 +28,15 @@ export class AppGate {
     this.window = new RateWindow(appQps, windowMs);
   }
 
-  /** Resolves when the caller may start one call (and counts that start); rejects on abort. */
-  acquire(signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves when the caller may start one call (and counts it); `settle` the entry when the
+   * call's answer comes. Rejects on abort.
+   */
+  acquire(signal: AbortSignal): Promise<WindowEntry> {
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     const now = this.clock.now();
     if (this.waiters.length === 0 && this.waitMs(now) <= 0) {
-      this.window.record(now);
-      return Promise.resolve();
+      return Promise.resolve(this.window.record(now));
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -57,6 +59,13 @@ export class AppGate {
       this.waiters.push(waiter);
       this.schedule(this.waitMs(now), now);
     });
+  }
+
+  /** The call's answer came: it counts from `now` on. */
+  settle(entry: WindowEntry): void {
+    this.window.settle(entry, this.clock.now());
+    // Someone may be waiting for exactly this slot.
+    if (this.waiters.length > 0) this.schedule(this.waitMs(this.clock.now()), this.clock.now());
   }
 
   /** Holds every call until `until` (Feishu said the whole app is over its quota). */
@@ -100,8 +109,7 @@ export class AppGate {
       }
       const waiter = this.waiters.shift()!;
       waiter.signal.removeEventListener("abort", waiter.onAbort);
-      this.window.record(now);
-      waiter.resolve();
+      waiter.resolve(this.window.record(now));
     }
   }
 }

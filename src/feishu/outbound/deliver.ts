@@ -1,6 +1,7 @@
 import type { Clock, Logger } from "../../core/index.js";
 import type { AppGate } from "./app-gate.js";
 import type { KeyPacer } from "./key-pacer.js";
+import type { WindowEntry } from "./rate-window.js";
 import type { OutboundRetryOptions } from "./options.js";
 import type { OutboundCounters } from "./outbound-stats.js";
 import { decideRetry } from "./retry-policy.js";
@@ -57,9 +58,10 @@ export async function deliver<T>(delivery: Delivery<T>, env: DeliveryEnv): Promi
   for (;;) {
     // A retry must start within giveUpAfterMs of the first attempt, budget waits included.
     const deadline = firstAttemptAt === undefined ? undefined : firstAttemptAt + env.retry.giveUpAfterMs;
+    let appEntry: WindowEntry;
     try {
       const inTime = await delivery.pacer.ready(env.signal, deadline);
-      if (inTime) await env.appGate.acquire(env.signal);
+      if (inTime) appEntry = await env.appGate.acquire(env.signal);
       else return giveUp(delivery, env, lastError, attempts, env.clock.now() - firstAttemptAt!);
     } catch (abortReason) {
       return { ok: false, reason: "closed", error: abortReason, attempts, lastError };
@@ -67,9 +69,10 @@ export async function deliver<T>(delivery: Delivery<T>, env: DeliveryEnv): Promi
     const startedAt = env.clock.now();
     // The app-wide budget is shared and first come, first served: its wait can overrun too.
     if (deadline !== undefined && startedAt > deadline) {
+      env.appGate.settle(appEntry);
       return giveUp(delivery, env, lastError, attempts, startedAt - firstAttemptAt!);
     }
-    delivery.pacer.record(startedAt);
+    const keyEntry = delivery.pacer.record(startedAt);
     firstAttemptAt ??= startedAt;
     attempts++;
     env.inFlight.count++;
@@ -81,6 +84,9 @@ export async function deliver<T>(delivery: Delivery<T>, env: DeliveryEnv): Promi
       lastError = caught;
     } finally {
       env.inFlight.count--;
+      // Feishu counted the call when it arrived, at the latest now.
+      delivery.pacer.settle(keyEntry, env.clock.now());
+      env.appGate.settle(appEntry);
     }
 
     const decision = decideRetry(error, attempts - 1, env.retry);

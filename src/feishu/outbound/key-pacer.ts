@@ -1,6 +1,6 @@
 import type { Clock } from "../../core/index.js";
 import { abortableSleep } from "./abortable-sleep.js";
-import { RateWindow } from "./rate-window.js";
+import { RateWindow, type WindowEntry } from "./rate-window.js";
 
 /**
  * The budget of one chat (sends) or one message (patches): a rate window plus a pause after
@@ -35,9 +35,13 @@ export class KeyPacer {
     }
   }
 
-  /** Counts a start (right before the call goes out). */
-  record(now: number): void {
-    this.window.record(now);
+  /** Counts a call (right before it goes out); settle the entry when its answer comes. */
+  record(now: number): WindowEntry {
+    return this.window.record(now);
+  }
+
+  settle(entry: WindowEntry, now: number): void {
+    this.window.settle(entry, now);
   }
 
   /** No start before `until` (a rate limit's reset, or a backoff). */

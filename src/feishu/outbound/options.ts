@@ -20,8 +20,9 @@ export interface OutboundLimits {
   /** The same measure for a card's `content`. Feishu allows 30 KiB. */
   cardMaxBytes: number;
   /**
-   * Added to every pacing window. Feishu counts when a request arrives, we count when it
-   * leaves: a little slack keeps a request that left on time from arriving too early.
+   * Added to every pacing window. Calls are counted from when their answer came back, which
+   * is never before Feishu counted them, so no slack is needed (default 0); it is there for
+   * a Feishu-side clock we cannot see.
    */
   pacingMarginMs: number;
 }
@@ -63,7 +64,7 @@ export const DEFAULT_OUTBOUND_LIMITS: Readonly<OutboundLimits> = {
   appQps: 50,
   textMaxBytes: 150 * 1024 - TEXT_ENVELOPE_MARGIN,
   cardMaxBytes: 30 * 1024,
-  pacingMarginMs: 25,
+  pacingMarginMs: 0,
 };
 
 export const DEFAULT_OUTBOUND_RETRY: Readonly<OutboundRetryOptions> = {
