@@ -140,7 +140,13 @@ export class LongConnections {
 
   /** Terminates sockets (no close frame), as a network failure would; the SDK reconnects. */
   drop(appId?: string): void {
-    for (const conn of [...this.conns.values()]) if (!appId || conn.appId === appId) conn.ws.terminate();
+    for (const conn of [...this.conns.values()]) {
+      if (appId && conn.appId !== appId) continue;
+      // Gone at once, not when the close event comes: an event emitted right after the drop
+      // must wait for the reconnect, not go to a dead socket.
+      this.conns.delete(conn.id);
+      conn.ws.terminate();
+    }
   }
 
   close(): void {

@@ -55,7 +55,7 @@ describe("classifyFeishuError", () => {
       "token",
     );
     expect(e.code).toBe("CB_FEISHU_AUTH");
-    expect(e.fix).toMatch(/FEISHU_APP_SECRET/);
+    expect(e.fix).toMatch(/feishu\.appSecret/);
   });
 
   it("treats a 200 with a non-zero code as an answer, and code 0 as success", () => {
