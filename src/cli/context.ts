@@ -1,4 +1,3 @@
-import { createRequire } from "node:module";
 import path from "node:path";
 import {
   ClawbridgeError,
@@ -37,11 +36,7 @@ export function createContext(locale: Locale): CliContext {
   };
 }
 
-export function packageVersion(): string {
-  // src/cli and dist/cli are both two levels below the package root.
-  const require = createRequire(import.meta.url);
-  return (require("../../package.json") as { version: string }).version;
-}
+export { packageVersion } from "../core/index.js";
 
 /** The mailbox settings a command runs with: from the config, with `--shared` winning. */
 export interface MailboxSettings {

@@ -4,6 +4,7 @@ import { detectLocale, isClawbridgeError, isLocale, type Locale } from "../core/
 import { defaultCommand } from "./commands/default.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { sendCommand } from "./commands/send.js";
+import { startCommand } from "./commands/start.js";
 import { tailCommand } from "./commands/tail.js";
 import { createContext, packageVersion, type CliContext } from "./context.js";
 
@@ -49,6 +50,13 @@ function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command
     .option("--from-start", t("tailFromStart"))
     .option("--json", t("optJson"))
     .action(async (options) => tailCommand(ctx, options));
+
+  program
+    .command("start")
+    .description(t("startDescription"))
+    .option("--config <file>", t("optConfig"))
+    .option("--replay", t("startReplay"))
+    .action(async (options) => setExit(await startCommand(ctx, options)));
 
   program
     .command("doctor")

@@ -126,6 +126,14 @@ const en = {
     "add the bot to that group (group settings → Group bots → Add bot), or remove the id from feishu.chats",
   fixFeishuWebhook:
     "put a reverse proxy (or a tunnel) with a public https URL in front of {base} and enter its URLs in the developer console",
+  startDescription:
+    "run the bridge (relay between the Feishu group, the gateways and the shared folder) until SIGTERM/SIGINT",
+  startReplay: "deliver what the inboxes already hold (the first start otherwise begins at their end)",
+  startNoConfig: "clawbridge start needs a config file",
+  startNoConfigFix:
+    "pass --config F, set CLAWBRIDGE_CONFIG, or copy config/clawbridge.example.json5 to clawbridge.json5",
+  startStarted: "clawbridge is running on {url} (config {config}); Ctrl-C stops it",
+  startStopping: "{signal}: stopping (pending work stays in the outbox for the next start)",
 } as const;
 
 export type CliMessageKey = keyof typeof en;
@@ -249,6 +257,13 @@ const zhCN: Record<CliMessageKey, string> = {
   fixFeishuLongConnection: "开发者后台 → 事件与回调 → 订阅方式 → “{mode}”，保存并发布新版本",
   fixFeishuChat: "把机器人加入该群（群设置 → 群机器人 → 添加机器人），或从 feishu.chats 中删除该 id",
   fixFeishuWebhook: "在 {base} 前放置带公网 https 地址的反向代理（或隧道），并把地址填入开发者后台",
+  startDescription: "运行桥接（在飞书群、网关和共享文件夹之间转发），直到收到 SIGTERM/SIGINT",
+  startReplay: "投递收件箱中已有的内容（否则首次启动从其末尾开始）",
+  startNoConfig: "clawbridge start 需要配置文件",
+  startNoConfigFix:
+    "使用 --config F、设置 CLAWBRIDGE_CONFIG，或把 config/clawbridge.example.json5 复制为 clawbridge.json5",
+  startStarted: "clawbridge 正在 {url} 运行（配置 {config}）；按 Ctrl-C 停止",
+  startStopping: "{signal}：正在停止（未完成的工作保留在发件箱中，下次启动继续）",
 };
 
 export const cliMessages: Catalog<CliMessageKey> = { en, "zh-CN": zhCN };

@@ -10,3 +10,5 @@ export * from "./atomic-write.js";
 export * from "./recent-ids.js";
 export * from "./did-you-mean.js";
 export * from "./id-log.js";
+export * from "./state-lock.js";
+export * from "./version.js";

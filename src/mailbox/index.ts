@@ -52,3 +52,12 @@ export {
   type WatchSetting,
 } from "./watch-mode.js";
 export { probeSharedFolder, type SharedFolderCheck, type SharedFolderCheckId } from "./probe.js";
+export {
+  acquireLease,
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_LEASE_HEARTBEAT_MS,
+  type Lease,
+  type LeaseLoss,
+  type LeaseOptions,
+  type LeaseRecord,
+} from "./lease.js";

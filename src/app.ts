@@ -1,0 +1,237 @@
+import {
+  createLogger,
+  isoWithOffset,
+  newId,
+  SecretRegistry,
+  translator,
+  lockStateDir,
+  packageVersion,
+  type Logger,
+} from "./core/index.js";
+import type { LoadedConfig } from "./config/index.js";
+import { FeishuAdapter } from "./feishu/index.js";
+import {
+  DeviceTokenStore,
+  loadOrCreateIdentity,
+  WsGatewayClient,
+  type GatewayClient,
+} from "./gateway/index.js";
+import { startHttpServer } from "./http/index.js";
+import { acquireLease, FsMailboxStore, type Tailer } from "./mailbox/index.js";
+import { NodePool } from "./nodes/index.js";
+import {
+  AddressBook,
+  LoopGuard,
+  OutboxTailLedger,
+  Relay,
+  routeMessages,
+  type RelayContext,
+  type RelayNode,
+} from "./relay/index.js";
+import { describeStop } from "./relay/loop-guard.js";
+import { relayMessages } from "./relay/messages.js";
+
+export interface StartOptions {
+  /** Deliver what the inboxes already hold (the first start otherwise begins at their end). */
+  replay?: boolean;
+  logger?: Logger;
+  /** Called after the bridge stopped by itself (the lease was lost): the CLI exits non-zero. */
+  onFatal?: (reason: unknown) => void;
+}
+
+export interface RunningBridge {
+  url: string;
+  logger: Logger;
+  relay: Relay;
+  feishu?: FeishuAdapter;
+  /** Stops everything within `timeoutMs` (SIGTERM/SIGINT). */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The composition root: config → logging → state → mailbox → gateways → nodes → Feishu →
+ * relay → HTTP. Each step that can fail says which part and how to fix it; everything
+ * started before a failure is stopped again.
+ */
+export async function startBridge(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningBridge> {
+  const { config } = loaded;
+  const secrets = new SecretRegistry();
+  for (const secret of loaded.secrets) secrets.add(secret);
+  const logger = options.logger ?? createLogger({ level: config.log.level, secrets, name: "clawbridge" });
+  const stops: (() => Promise<unknown> | unknown)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        logger.warn({ err: error }, "error while stopping");
+      }
+    }
+  };
+  try {
+    const stateLock = await lockStateDir(config.state.dir, { logger, locale: config.feishu?.locale });
+    stops.push(() => stateLock.release());
+
+    const mailbox = new FsMailboxStore({
+      root: config.mailbox.root,
+      self: config.mailbox.self,
+      stateDir: config.state.dir,
+      watch: config.mailbox.watch,
+      pollMs: config.mailbox.pollMs,
+      maxLineBytes: config.mailbox.maxLineBytes,
+      lockStaleMs: config.mailbox.lockStaleMs,
+      logger,
+      locale: config.feishu?.locale,
+    });
+    await mailbox.ensureLayout();
+    const locale = config.feishu?.locale ?? "zh-CN";
+    const lease = await acquireLease({
+      layout: mailbox.layout,
+      self: config.mailbox.self,
+      lockStaleMs: config.mailbox.lockStaleMs,
+      version: packageVersion(),
+      logger,
+      locale,
+    });
+    stops.push(() => lease.release());
+    // Another bridge took the shared folder over: serving on would deliver everything twice.
+    lease.onLost((loss) => {
+      logger.error({ loss }, "the shared-folder lease was lost; stopping");
+      void stopAll().then(() => options.onFatal?.(loss));
+    });
+
+    const gateways = new Map<string, GatewayClient>();
+    const gatewayNodes = config.nodes.filter((n) => n.url);
+    if (gatewayNodes.length > 0) {
+      const identity = await loadOrCreateIdentity(config.state.dir);
+      const deviceTokens = new DeviceTokenStore(config.state.dir);
+      for (const node of gatewayNodes) {
+        const index = config.nodes.indexOf(node);
+        const client = new WsGatewayClient({
+          node: node.name,
+          url: node.url!,
+          token: node.token,
+          tokenSource: loaded.sources[`nodes[${index}].token`]?.[0],
+          identity,
+          deviceTokens,
+          logger,
+          secrets,
+        });
+        gateways.set(node.name, client);
+        client.start();
+        stops.push(() => client.stop());
+      }
+    }
+    const pool = new NodePool({ nodes: config.nodes, gateways, mailbox, logger });
+    await pool.start();
+    stops.push(() => pool.stop());
+
+    const nodes = new Map<string, RelayNode>(
+      config.nodes.map((n) => [
+        n.name,
+        {
+          name: n.name,
+          displayName: n.displayName,
+          agentId: n.agentId,
+          hasGateway: Boolean(n.url),
+          hearsBots: n.bot?.hearsBots ?? false,
+          botName: n.bot?.name,
+        },
+      ]),
+    );
+    const guard = new LoopGuard({
+      maxHops: config.relay.maxHops,
+      perPairPerMinute: config.relay.budget.perPairPerMinute,
+      cooldownSeconds: config.relay.budget.cooldownSeconds,
+    });
+    const ctx: RelayContext = {
+      self: config.mailbox.self,
+      nodes,
+      book: new AddressBook(
+        config.nodes.map((n) => ({ node: n.name, displayName: n.displayName, botName: n.bot?.name })),
+      ),
+      guard,
+      access: config.access,
+      auditChat: config.relay.auditChat,
+      mirrorToChat: config.relay.mirrorToChat,
+      t: translator(routeMessages, locale),
+      describeStop: (admission) => describeStop(admission, translator(relayMessages, locale)),
+      newId: () => newId(),
+      timestamp: () => isoWithOffset(Date.now()),
+    };
+
+    let feishu: FeishuAdapter | undefined;
+    if (config.feishu) {
+      feishu = new FeishuAdapter({
+        config: config.feishu,
+        stateDir: config.state.dir,
+        logger,
+        nodeBots: config.nodes
+          .filter((n) => n.bot)
+          .map((n) => ({ node: n.name, unionId: n.bot?.unionId, name: n.bot?.name })),
+      });
+    }
+    const relay = new Relay(
+      ctx,
+      { mailbox, gateways, chat: feishu?.outbound, logger },
+      {
+        stateDir: config.state.dir,
+        outboxPerNode: config.relay.outboxPerNode,
+      },
+    );
+    await relay.start();
+    stops.push(() => relay.stop());
+
+    if (feishu) {
+      const adapter = feishu;
+      await adapter.start({ onMessage: (message) => relay.handleGroupMessage(message) });
+      stops.push(() => adapter.stop());
+    }
+
+    const tailer: Tailer = await mailbox.tail({
+      startAt: options.replay ? "start" : "end",
+      ledger: new OutboxTailLedger(config.state.dir, () => relay.allOutboxes()),
+      handler: (envelope, meta) => relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end }),
+    });
+    stops.push(() => tailer.stop());
+
+    const http = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      logger,
+      routes: feishu && config.feishu?.mode === "webhook" ? [feishu.webhook()] : [],
+      health: () => ({ relay: relay.stats() }),
+      ready: () => readiness(pool, feishu),
+      locale: config.feishu?.locale,
+    });
+    stops.push(() => http.close(5_000));
+    logger.info({ url: http.url, nodes: config.nodes.map((n) => n.name) }, "clawbridge started");
+    return {
+      url: http.url,
+      logger,
+      relay,
+      ...(feishu ? { feishu } : {}),
+      stop: async (timeoutMs = 10_000) => {
+        const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+        await Promise.race([stopAll(), timer]);
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function readiness(pool: NodePool, feishu: FeishuAdapter | undefined) {
+  const parts: Record<string, { ready: boolean; detail?: string }> = {};
+  if (feishu) {
+    const health = feishu.health();
+    const ready = health.intake === "connected" || health.intake === "webhook";
+    parts.feishu = { ready, detail: String(health.intake) };
+  }
+  for (const node of pool.health()) {
+    // An offline node does not make the bridge unready: its work waits in the outbox.
+    parts[`node:${node.name}`] = { ready: true, detail: String(node.status) };
+  }
+  return { ready: Object.values(parts).every((p) => p.ready), parts };
+}

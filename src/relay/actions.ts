@@ -1,0 +1,46 @@
+import type { Envelope } from "../core/index.js";
+
+/** Where in the group something is said: a chat, and the message to thread it under. */
+export interface ChatPlace {
+  chatId: string;
+  /** Message id to reply to (keeps a conversation in one thread). */
+  replyTo?: string;
+}
+
+/** Whom the answer to a delivered envelope goes back to. */
+export interface AnswerRoute {
+  /** The sender as a node (inbox, gateway session) or a person (`user:<open_id>`). */
+  to: string;
+  /** Where the answer is posted in the group, signed as the answering node. */
+  place?: ChatPlace;
+}
+
+/**
+ * Hand an envelope to a node's gateway (through its persisted outbox). The envelope id is
+ * the gateway's idempotency key, so a retried delivery never runs twice.
+ */
+export interface DeliverAction {
+  kind: "deliver";
+  node: string;
+  envelope: Envelope;
+  sessionKey: string;
+  answer?: AnswerRoute;
+}
+
+/** Append an envelope to `to-<envelope.to>.jsonl` (mirror, answers, mailbox-only nodes). */
+export interface AppendAction {
+  kind: "append";
+  envelope: Envelope;
+}
+
+/** Say something in a chat (audit lines, answers, refusals, loop stops). */
+export interface PostAction {
+  kind: "post";
+  place: ChatPlace;
+  text: string;
+  /** Feishu's idempotency key for this post (≤ 50 chars): derived from the envelope id. */
+  uuid: string;
+}
+
+/** What a route decided; the relay carries the actions out in order. */
+export type RelayAction = DeliverAction | AppendAction | PostAction;

@@ -1,0 +1,14 @@
+/** The relay: routes between the group, the gateways and the mailboxes (ARCHITECTURE.md "Routes"). */
+export * from "./actions.js";
+export { AddressBook, type AddressBookEntry, type Addressee } from "./addressing.js";
+export { LoopGuard, type Admission, type LoopGuardOptions } from "./loop-guard.js";
+export { Outbox, type OutboxItem } from "./outbox.js";
+export { OutboxTailLedger } from "./outbox-tail-ledger.js";
+export { Relay, type RelayPorts, type RelayOptions, type ChatPoster } from "./relay.js";
+export { newEnvelope, postUuid, type RelayContext, type RelayNode } from "./relay-context.js";
+export { routeMessages, fold, type RouteMessageKey } from "./route-messages.js";
+export { chatSessionKey, mailboxSessionKey, taskSessionKey } from "./session-keys.js";
+export { planFromGroup } from "./plan-group.js";
+export { planFromObserved } from "./plan-observed.js";
+export { planFromMailbox } from "./plan-mailbox.js";
+export { planAnswer } from "./plan-answer.js";

@@ -1,0 +1,292 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { ClawbridgeError, silentLogger, systemClock, type Clock, type Logger } from "../core/index.js";
+import { outboxFileName, readJournal, type JournalRecord, type OutboxSource } from "./outbox-journal.js";
+import type { OutboxItem, OutboxOptions, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
+import { JournalWriter } from "./outbox-writer.js";
+
+export type { OutboxSource } from "./outbox-journal.js";
+export type { OutboxItem, OutboxOptions, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
+
+interface Pending<T> {
+  item: OutboxItem<T>;
+  seq: number;
+}
+
+interface DoneInfo {
+  seq?: number;
+  source?: OutboxSource;
+}
+
+/**
+ * A durable, bounded, ordered queue of work for one target, in `state.dir/outbox/<target>.jsonl`:
+ * an append-only journal of `put` and `done` records (see `outbox-journal.ts`), replayed by
+ * `load` and rewritten atomically (pending items + remembered done ids) once the lines that
+ * rewrite would drop exceed twice the capacity (about one per `done`), so the file stays bounded.
+ *
+ * Memory changes only after the record that says so is written: a `put` or `done` that
+ * resolved survives a crash, one that did not may or may not, and nothing done comes
+ * back. Records from calls made while a write is under way go out together in the next
+ * one (group commit, `JournalWriter`), so a burst costs a few appends, not one per item.
+ */
+export class Outbox<T> {
+  readonly target: string;
+  readonly file: string;
+  readonly capacity: number;
+  private readonly rememberDone: number;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly items = new Map<string, Pending<T>>();
+  /** Done ids, oldest first (a Map keeps insertion order), at most `rememberDone`. */
+  private readonly doneIds = new Map<string, DoneInfo>();
+  /** Ids whose `put` / `done` is being written, with the write that carries it. */
+  private readonly putting = new Map<string, Promise<void>>();
+  private readonly finishing = new Map<string, Promise<void>>();
+  private readonly writer: JournalWriter;
+  private lastSeq = 0;
+  private compactions = 0;
+  private state: "new" | "open" | "closed" = "new";
+
+  constructor(options: OutboxOptions) {
+    if (!Number.isInteger(options.capacity) || options.capacity < 1) {
+      throw new RangeError("outbox capacity must be a whole number ≥ 1");
+    }
+    this.target = options.target;
+    this.capacity = options.capacity;
+    this.rememberDone = options.rememberDone ?? options.capacity * 10;
+    this.file = path.join(options.dir, outboxFileName(options.target));
+    this.log = (options.logger ?? silentLogger()).child({ component: "relay.outbox", target: this.target });
+    this.clock = options.clock ?? systemClock;
+    this.writer = new JournalWriter(this.file, async () => {
+      if (!this.overgrown()) return;
+      // The batch is written either way: a failed rewrite leaves the longer journal, still valid.
+      await this.compact().catch((error: unknown) =>
+        this.log.warn({ err: error, file: this.file }, "compacting the outbox journal failed; will retry"),
+      );
+    });
+  }
+
+  /** Replays the journal: pending items in enqueue order; a torn last line is ignored (and cut off). */
+  async load(): Promise<void> {
+    if (this.state !== "new") {
+      throw new ClawbridgeError("CB_INTERNAL", `outbox ${this.target} is already loaded`, { expose: false });
+    }
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    const journal = await readJournal(this.file);
+    for (const record of journal.records) this.replay(record);
+    this.writer.reset(journal.records.length, journal.completeBytes);
+    this.state = "open";
+    if (journal.torn || journal.bad > 0) {
+      this.log.warn(
+        { file: this.file, torn: journal.torn, bad: journal.bad },
+        "outbox journal had an incomplete or unreadable line; it was ignored",
+      );
+    }
+    if (this.items.size > this.capacity) {
+      // A lowered `outboxPerNode`: what was accepted stays; new puts overflow until it drains.
+      this.log.warn({ pending: this.items.size, capacity: this.capacity }, "outbox holds more than capacity");
+    }
+    // Rewriting drops the torn fragment, so the next append starts on a line of its own.
+    if (journal.torn || journal.bad > 0 || this.overgrown()) await this.compact();
+  }
+
+  /**
+   * Queues items (in order) and resolves once they are written. Each gets a result:
+   * `queued`; `duplicate` (the id is pending or was done recently); `overflow` (capacity
+   * is reached: not queued). All queued items of one call go out in one write.
+   */
+  async put(input: OutboxItem<T>[] | OutboxItem<T>): Promise<PutResult[]> {
+    this.assertOpen();
+    const list = Array.isArray(input) ? input : [input];
+    // Serialised first, so a payload that is not JSON fails the call before anything is reserved.
+    const jsons = list.map((item) => JSON.stringify(storedItem(item)));
+    const results: PutResult[] = [];
+    const waits: Promise<void>[] = [];
+    let overflowed = 0;
+    list.forEach((item, index) => {
+      const id = item.id;
+      const inFlight = this.putting.get(id);
+      if (inFlight) waits.push(inFlight);
+      if (inFlight || this.items.has(id) || this.doneIds.has(id)) return results.push("duplicate");
+      if (this.items.size + this.putting.size >= this.capacity) {
+        overflowed++;
+        return results.push("overflow");
+      }
+      const seq = ++this.lastSeq;
+      const json = jsons[index]!;
+      const pending: Pending<T> = { item: JSON.parse(json) as OutboxItem<T>, seq };
+      const written = this.writer.add({
+        line: `{"op":"put","seq":${seq},"item":${json}}`,
+        apply: () => {
+          this.putting.delete(id);
+          this.items.set(id, pending);
+        },
+        undo: () => this.putting.delete(id),
+      });
+      this.putting.set(id, written);
+      waits.push(written);
+      return results.push("queued");
+    });
+    if (overflowed > 0) {
+      this.log.warn({ overflowed, capacity: this.capacity }, "outbox full: items not queued");
+    }
+    await Promise.all(waits);
+    return results;
+  }
+
+  /** Items waiting, oldest first. */
+  pending(): readonly OutboxItem<T>[] {
+    return [...this.items.values()].map((entry) => entry.item);
+  }
+
+  peek(): OutboxItem<T> | undefined {
+    return this.items.values().next().value?.item;
+  }
+
+  /** Marks an item delivered; resolves once that is written. Unknown or already done ids are ignored. */
+  async done(id: string): Promise<void> {
+    this.assertOpen();
+    await this.putting.get(id);
+    const finishing = this.finishing.get(id);
+    if (finishing) return finishing;
+    const entry = this.items.get(id);
+    if (!entry) return;
+    const info: DoneInfo = { seq: entry.seq, source: entry.item.source };
+    const written = this.writer.add({
+      line: JSON.stringify({ op: "done", id, ...info }),
+      apply: () => {
+        this.finishing.delete(id);
+        this.items.delete(id);
+        this.remember(id, info);
+      },
+      undo: () => this.finishing.delete(id),
+    });
+    this.finishing.set(id, written);
+    return written;
+  }
+
+  /** Counts a delivery attempt (in memory), with why it failed if it did. */
+  attempt(id: string, error?: unknown): void {
+    const entry = this.items.get(id);
+    if (!entry) return;
+    entry.item.attempts++;
+    entry.item.lastAttemptAt = this.clock.now();
+    if (error !== undefined) entry.item.lastError = error instanceof Error ? error.message : String(error);
+  }
+
+  /** Pending (or being put), or done recently: what `put` would call a duplicate. */
+  has(id: string): boolean {
+    return this.items.has(id) || this.putting.has(id) || this.doneIds.has(id);
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  /** The last `seq` handed out: items put from now on are numbered above it. */
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  /** Where an item (pending or remembered as done) came from. */
+  sourceOf(id: string): OutboxSource | undefined {
+    return this.items.get(id)?.item.source ?? this.doneIds.get(id)?.source;
+  }
+
+  /** Every pending or remembered item that came from a mailbox line: what the tail ledger rebuilds from. */
+  sourced(): SourcedId[] {
+    const result: SourcedId[] = [];
+    for (const [id, info] of this.doneIds) {
+      if (info.source) result.push({ id, source: info.source, seq: info.seq ?? 0 });
+    }
+    for (const [id, entry] of this.items) {
+      if (entry.item.source) result.push({ id, source: entry.item.source, seq: entry.seq });
+    }
+    return result;
+  }
+
+  /** Counters for status and tests. */
+  stats(): OutboxStats {
+    const { target, capacity, compactions } = this;
+    const { writes, lines } = this.writer;
+    return { target, pending: this.items.size, capacity, writes, compactions, lines };
+  }
+
+  /** Waits for the writes under way; later calls to `put` and `done` fail. */
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    await this.writer.idle();
+  }
+
+  private assertOpen(): void {
+    if (this.state === "open") return;
+    const problem = this.state === "new" ? "is not loaded" : "is closed";
+    throw new ClawbridgeError("CB_INTERNAL", `outbox ${this.target} ${problem}`, { expose: false });
+  }
+
+  /** Applies one journal record as it reads: later records win, as they did when written. */
+  private replay(record: JournalRecord): void {
+    switch (record.op) {
+      case "put": {
+        const item = record.item as OutboxItem<T>;
+        this.lastSeq = Math.max(this.lastSeq, record.seq);
+        if (this.items.has(item.id)) return;
+        // A put after a done means the id had been forgotten and was queued again.
+        this.doneIds.delete(item.id);
+        this.items.set(item.id, { item, seq: record.seq });
+        return;
+      }
+      case "done": {
+        const entry = this.items.get(record.id);
+        this.items.delete(record.id);
+        const seq = record.seq ?? entry?.seq;
+        if (seq !== undefined) this.lastSeq = Math.max(this.lastSeq, seq);
+        this.remember(record.id, { seq, source: record.source ?? entry?.item.source });
+        return;
+      }
+      case "compacted":
+        this.lastSeq = Math.max(this.lastSeq, record.seq);
+        return;
+    }
+  }
+
+  private remember(id: string, info: DoneInfo): void {
+    this.doneIds.delete(id);
+    this.doneIds.set(id, info);
+    if (this.doneIds.size > this.rememberDone) this.doneIds.delete(this.doneIds.keys().next().value!);
+  }
+
+  /**
+   * Lines a rewrite would drop (puts since done, done ids since forgotten) exceed twice the
+   * capacity: about one per `done`, so the journal is rewritten every ~2×capacity deliveries
+   * and never grows past its snapshot (≤ 1 + rememberDone + pending lines) plus that.
+   */
+  private overgrown(): boolean {
+    return this.writer.lines - (1 + this.doneIds.size + this.items.size) > 2 * this.capacity;
+  }
+
+  /**
+   * Rewrites the journal as what it means now: a header with the last `seq`, the
+   * remembered done ids (oldest first), then the pending items in order. Runs between
+   * writes, never during one, so nothing written is lost to the rewrite.
+   */
+  private async compact(): Promise<void> {
+    const lines = [JSON.stringify({ op: "compacted", seq: this.lastSeq, at: this.clock.now() })];
+    for (const [id, info] of this.doneIds) lines.push(JSON.stringify({ op: "done", id, ...info }));
+    for (const { item, seq } of this.items.values()) {
+      lines.push(JSON.stringify({ op: "put", seq, item: storedItem(item) }));
+    }
+    await this.writer.rewrite(lines);
+    this.compactions++;
+    this.log.debug({ lines: lines.length, pending: this.items.size }, "outbox journal compacted");
+  }
+}
+
+/** What the journal keeps of an item: the in-memory bookkeeping stays out. */
+function storedItem<T>(item: OutboxItem<T>): OutboxItem<T> {
+  const { id, payload, source, enqueuedAt, attempts } = item;
+  return source
+    ? { id, payload, source: { inbox: source.inbox, end: source.end }, enqueuedAt, attempts }
+    : { id, payload, enqueuedAt, attempts };
+}

@@ -1,0 +1,49 @@
+import { CLAWBRIDGE_SOURCE, type Envelope } from "../core/index.js";
+import type { RelayAction } from "./actions.js";
+import { fold } from "./route-messages.js";
+import { postUuid, type RelayContext } from "./relay-context.js";
+import { mailboxSessionKey } from "./session-keys.js";
+
+/**
+ * Mailbox → node (ARCHITECTURE.md "Routes" 3): a line someone else wrote in
+ * `to-<node>.jsonl` goes to that node's gateway, and `relay.auditChat` gets one line
+ * [A → B] … Lines clawbridge wrote itself (mirrors, answers) are never routed again.
+ * A mailbox-only node reads its inbox itself: only the audit line is ours to write.
+ */
+export function planFromMailbox(envelope: Envelope, ctx: RelayContext): RelayAction[] {
+  if (envelope.source === CLAWBRIDGE_SOURCE || envelope.delivered) return [];
+  const target = ctx.nodes.get(envelope.to);
+  const actions: RelayAction[] = [];
+  const from = envelope.from;
+  if (target?.hasGateway && from !== envelope.to) {
+    const hop = (envelope.hop ?? 0) + 1;
+    const admission = ctx.guard.admit({ from, to: envelope.to, hop, conversation: envelope.conversation });
+    if (!admission.ok) {
+      if (admission.announce && ctx.auditChat) {
+        actions.push({
+          kind: "post",
+          place: { chatId: ctx.auditChat },
+          text: ctx.describeStop(admission),
+          uuid: postUuid(envelope.id, "stop"),
+        });
+      }
+      return actions;
+    }
+    actions.push({
+      kind: "deliver",
+      node: envelope.to,
+      envelope: { ...envelope, hop },
+      sessionKey: mailboxSessionKey(target.agentId, from),
+      answer: { to: from },
+    });
+  }
+  if (ctx.auditChat && ctx.mirrorToChat) {
+    actions.push({
+      kind: "post",
+      place: { chatId: ctx.auditChat },
+      text: ctx.t("audit", { from, to: envelope.to, content: fold(envelope.content) }),
+      uuid: postUuid(envelope.id, "au"),
+    });
+  }
+  return actions;
+}

@@ -1,0 +1,53 @@
+import type { Envelope, Translate } from "../core/index.js";
+import type { AddressBook } from "./addressing.js";
+import type { Admission, LoopGuard } from "./loop-guard.js";
+import type { RouteMessageKey } from "./route-messages.js";
+
+/** A node as the routes see it. */
+export interface RelayNode {
+  name: string;
+  displayName?: string;
+  /** The agent that answers on its gateway (`nodes[].agentId`, default "main"). */
+  agentId: string;
+  /** Has a gateway url; without one it reads its own inbox (mailbox-only). */
+  hasGateway: boolean;
+  /** Its OpenClaw already hears other bots' @mentions in the group: not relayed in the group. */
+  hearsBots: boolean;
+  botName?: string;
+}
+
+/** What every route needs to decide; pure data and pure helpers, no I/O. */
+export interface RelayContext {
+  /** `mailbox.self`: the bridge's own name. */
+  self: string;
+  nodes: ReadonlyMap<string, RelayNode>;
+  book: AddressBook;
+  guard: LoopGuard;
+  access: { dispatchers: readonly string[]; admins: readonly string[] };
+  auditChat?: string;
+  mirrorToChat: boolean;
+  t: Translate<RouteMessageKey>;
+  /** The localised sentence announcing a loop stop. */
+  describeStop: (admission: Exclude<Admission, { ok: true }>) => string;
+  newId: () => string;
+  /** ISO timestamp with offset, now. */
+  timestamp: () => string;
+}
+
+/** An envelope clawbridge writes: a fresh ULID, now, `source: "clawbridge"`. */
+export function newEnvelope(
+  ctx: RelayContext,
+  fields: Omit<Envelope, "id" | "timestamp" | "source"> & { id?: string },
+): Envelope {
+  return {
+    ...fields,
+    id: fields.id ?? ctx.newId(),
+    timestamp: ctx.timestamp(),
+    source: "clawbridge",
+  } as Envelope;
+}
+
+/** A Feishu uuid (≤ 50 chars) for a post about envelope `id`. */
+export function postUuid(id: string, purpose: string): string {
+  return `${purpose}-${id}`.slice(0, 50);
+}

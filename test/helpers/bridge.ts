@@ -1,0 +1,106 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach } from "vitest";
+import { startBridge, type RunningBridge } from "../../src/app.js";
+import { loadConfig } from "../../src/config/index.js";
+import type { FakeGateway } from "../../src/sim/fake-gateway.js";
+import type { FeishuEmulator, Person } from "../../src/sim/feishu/index.js";
+import { fakeGateway, GATEWAY_TOKEN } from "./gateway.js";
+import { feishuEmulator, testLogger } from "./feishu.js";
+import { tempDir } from "./temp.js";
+
+const running: RunningBridge[] = [];
+afterEach(async () => {
+  for (const bridge of running.splice(0)) await bridge.stop(5_000);
+});
+
+export interface BridgeWorld {
+  emu: FeishuEmulator;
+  gateways: { "ai-pc": FakeGateway; "office-mac": FakeGateway };
+  root: string;
+  stateDir: string;
+  configPath: string;
+  env: NodeJS.ProcessEnv;
+  /** A person in the group whose open_id is in access.dispatchers. */
+  wang: Person;
+  /** A person who may not dispatch. */
+  li: Person;
+  /** The office-mac node's own bot in the group. */
+  officeBot: ReturnType<FeishuEmulator["addBot"]>;
+  auditChat: string;
+}
+
+/**
+ * The scenario world: the Feishu emulator with the group, two fake OpenClaw gateways
+ * (ai-pc, office-mac) and a mailbox-only node (nas-agent), a temp shared folder and a
+ * config file for them, secrets in the environment only.
+ */
+export async function bridgeWorld(
+  options: { relay?: Record<string, unknown>; hearsBots?: boolean } = {},
+): Promise<BridgeWorld> {
+  const emu = await feishuEmulator();
+  const wang = emu.addPerson({ name: "小王" });
+  const li = emu.addPerson({ name: "小李" });
+  const officeBot = emu.addBot({ name: "Office 助手" });
+  emu.addMembers(emu.defaultChat, [wang, li, officeBot]);
+  const auditChat = emu.createChat({ name: "audit", members: ["bridge", wang] });
+  const gateways = {
+    "ai-pc": await fakeGateway({
+      script: { kind: "text", text: "benchmark 跑完了：42 it/s", chunks: 2, delayMs: 2 },
+    }),
+    "office-mac": await fakeGateway({ script: { kind: "text", text: "收到，谢谢", chunks: 1, delayMs: 1 } }),
+  };
+  const dir = tempDir("clawbridge-world-");
+  const root = path.join(dir, "shared");
+  const stateDir = path.join(dir, "state");
+  mkdirSync(path.join(root, "messages"), { recursive: true });
+  const config = {
+    feishu: {
+      appId: emu.bridge.appId,
+      appSecret: "${FEISHU_APP_SECRET}",
+      domain: emu.url,
+      chats: [emu.defaultChat, auditChat],
+      locale: "en",
+    },
+    http: { host: "127.0.0.1", port: 0 },
+    ops: { host: "127.0.0.1", port: 0 },
+    nodes: [
+      {
+        name: "ai-pc",
+        displayName: "AI电脑",
+        url: gateways["ai-pc"].url,
+        token: "${AI_PC_TOKEN}",
+        bot: { name: "AI-PC 助手", hearsBots: options.hearsBots ?? false },
+      },
+      {
+        name: "office-mac",
+        url: gateways["office-mac"].url,
+        token: "${OFFICE_MAC_TOKEN}",
+        bot: { unionId: officeBot.unionId, name: "Office 助手" },
+      },
+      { name: "nas-agent" },
+    ],
+    mailbox: { root, watch: "native" },
+    relay: { auditChat, ...options.relay },
+    access: { dispatchers: [wang.openIdFor(emu.bridge.appId)] },
+    state: { dir: stateDir },
+    log: { level: "debug" },
+  };
+  const configPath = path.join(dir, "clawbridge.json5");
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const env = {
+    FEISHU_APP_SECRET: emu.bridge.appSecret,
+    AI_PC_TOKEN: GATEWAY_TOKEN,
+    OFFICE_MAC_TOKEN: GATEWAY_TOKEN,
+  };
+  return { emu, gateways, root, stateDir, configPath, env, wang, li, officeBot, auditChat };
+}
+
+/** Starts the bridge in this process on the world's config; stopped after the test. */
+export async function startWorldBridge(world: BridgeWorld, options: { replay?: boolean } = {}) {
+  const loaded = loadConfig({ path: world.configPath, env: world.env });
+  const { logger, sink } = testLogger([world.emu.bridge.appSecret]);
+  const bridge = await startBridge(loaded, { ...options, logger });
+  running.push(bridge);
+  return { bridge, sink };
+}

@@ -1,0 +1,181 @@
+import { appendFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../../src/core/index.js";
+import { Outbox, type OutboxItem } from "../../../src/relay/outbox.js";
+import { outboxFileName, readJournal } from "../../../src/relay/outbox-journal.js";
+import { tempDir } from "../../helpers/temp.js";
+
+interface Payload {
+  text: string;
+}
+
+function item(id: string, extra: Partial<OutboxItem<Payload>> = {}): OutboxItem<Payload> {
+  return { id, payload: { text: `text of ${id}` }, enqueuedAt: 1_000, attempts: 0, ...extra };
+}
+
+async function open(dir: string, capacity = 10, extra: { rememberDone?: number } = {}) {
+  const outbox = new Outbox<Payload>({ dir, target: "ai-pc", capacity, clock: new ManualClock(), ...extra });
+  await outbox.load();
+  return outbox;
+}
+
+const ids = (outbox: Outbox<Payload>) => outbox.pending().map((i) => i.id);
+const journalLines = (outbox: Outbox<Payload>) =>
+  readFileSync(outbox.file, "utf8")
+    .split("\n")
+    .filter((l) => l);
+
+describe("Outbox", () => {
+  it("queues in order, answers duplicate for pending and done ids, and overflow at capacity", async () => {
+    const outbox = await open(tempDir(), 3);
+    expect(await outbox.put([item("a"), item("b")])).toEqual(["queued", "queued"]);
+    expect(await outbox.put(item("a"))).toEqual(["duplicate"]);
+    expect(await outbox.put([item("c"), item("c"), item("d")])).toEqual(["queued", "duplicate", "overflow"]);
+    expect(ids(outbox)).toEqual(["a", "b", "c"]);
+    expect(outbox.peek()?.id).toBe("a");
+    await outbox.done("b");
+    expect(ids(outbox)).toEqual(["a", "c"]);
+    expect(outbox.size).toBe(2);
+    expect(outbox.has("b")).toBe(true);
+    expect(outbox.has("d")).toBe(false);
+    expect(await outbox.put([item("b"), item("d")])).toEqual(["duplicate", "queued"]);
+    await outbox.done("nobody");
+    await outbox.close();
+  });
+
+  it("reloads pending items in order and remembers done ids after close", async () => {
+    const dir = tempDir();
+    const first = await open(dir);
+    const source = { inbox: "to-ai-pc.jsonl", end: 120 };
+    await first.put([item("a", { source }), item("b"), item("c")]);
+    await first.done("b");
+    first.attempt("a", new Error("gateway offline"));
+    expect(first.peek()).toMatchObject({ attempts: 1, lastError: "gateway offline" });
+    await first.close();
+    await expect(first.put(item("z"))).rejects.toMatchObject({ code: "CB_INTERNAL" });
+
+    const second = await open(dir);
+    expect(ids(second)).toEqual(["a", "c"]);
+    // Attempts are counted in memory: a restart starts from what was stored.
+    expect(second.peek()).toEqual(item("a", { source }));
+    expect(second.has("b")).toBe(true);
+    expect(await second.put(item("b"))).toEqual(["duplicate"]);
+    expect(second.sourceOf("a")).toEqual(source);
+    expect(second.seq).toBe(3);
+    await second.put(item("d"));
+    expect(second.seq).toBe(4);
+  });
+
+  it("ignores a torn last line, and the next append starts on a line of its own", async () => {
+    const dir = tempDir();
+    const first = await open(dir);
+    await first.put([item("a"), item("b")]);
+    await first.close();
+    // A crash in the middle of writing `done a` and a put.
+    appendFileSync(first.file, '{"op":"done","id":"a","seq":1}\n{"op":"put","seq":3,"item":{"id":"x","pay');
+    const second = await open(dir);
+    expect(ids(second)).toEqual(["b"]);
+    expect(second.has("x")).toBe(false);
+    await second.put(item("c"));
+    await second.close();
+    const journal = await readJournal(second.file);
+    expect(journal).toMatchObject({ torn: false, bad: 0 });
+    const third = await open(dir);
+    expect(ids(third)).toEqual(["b", "c"]);
+    expect(third.has("a")).toBe(true);
+  });
+
+  it("a done that was not written leaves the item pending", async () => {
+    const dir = tempDir();
+    const first = await open(dir);
+    await first.put([item("a"), item("b")]);
+    await first.close();
+    appendFileSync(first.file, '{"op":"done","id":"a"');
+    expect(ids(await open(dir))).toEqual(["a", "b"]);
+  });
+
+  it("compacts to pending items and recent done ids, keeping order and bounding the file", async () => {
+    const dir = tempDir();
+    const outbox = await open(dir, 5, { rememberDone: 20 });
+    let next = 0;
+    for (let round = 0; round < 60; round++) {
+      await outbox.put([item(`m${next++}`), item(`m${next++}`)]);
+      // Deliver the oldest two, leaving a few behind.
+      if (outbox.size > 3) for (const id of ids(outbox).slice(0, 2)) await outbox.done(id);
+      expect(journalLines(outbox).length).toBeLessThanOrEqual(1 + 20 + 5 + 2 * 5 + 2);
+    }
+    expect(outbox.stats().compactions).toBeGreaterThan(3);
+    const pendingBefore = ids(outbox);
+    expect(pendingBefore.length).toBeGreaterThan(0);
+    await outbox.close();
+    const reloaded = await open(dir, 5, { rememberDone: 20 });
+    expect(ids(reloaded)).toEqual(pendingBefore);
+    expect(reloaded.seq).toBe(next);
+    // Recent done ids are still duplicates; the oldest are forgotten and may come again.
+    const doneRecently = `m${next - pendingBefore.length - 1}`;
+    expect(reloaded.has(doneRecently)).toBe(true);
+    expect(await reloaded.put([item(doneRecently), item("m0")])).toEqual(["duplicate", "queued"]);
+    expect(ids(reloaded).at(-1)).toBe("m0");
+  });
+
+  it("groups concurrent puts and dones into few writes", async () => {
+    const outbox = await open(tempDir(), 500);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => outbox.put(item(`c${i}`, { payload: { text: "x" } }))),
+    );
+    expect(results.flat().every((r) => r === "queued")).toBe(true);
+    expect(journalLines(outbox)).toHaveLength(200);
+    expect(outbox.stats().writes).toBeLessThanOrEqual(2);
+    const writesBefore = outbox.stats().writes;
+    await Promise.all(ids(outbox).map((id) => outbox.done(id)));
+    expect(outbox.stats().writes - writesBefore).toBeLessThanOrEqual(2);
+    expect(outbox.size).toBe(0);
+  });
+
+  it("counts an id being put as present: a concurrent duplicate waits for the same write", async () => {
+    const outbox = await open(tempDir());
+    const [first, second] = await Promise.all([outbox.put(item("a")), outbox.put(item("a"))]);
+    expect([first, second]).toEqual([["queued"], ["duplicate"]]);
+    const [doneOnce] = await Promise.all([outbox.done("a"), outbox.done("a")]);
+    expect(doneOnce).toBeUndefined();
+    expect(journalLines(outbox).filter((l) => l.includes('"done"'))).toHaveLength(1);
+  });
+
+  it("rejects a payload that is not JSON without reserving anything", async () => {
+    const outbox = new Outbox<unknown>({ dir: tempDir(), target: "ai-pc", capacity: 2 });
+    await outbox.load();
+    await expect(outbox.put([{ id: "a", payload: 1n, enqueuedAt: 0, attempts: 0 }])).rejects.toThrow();
+    expect(outbox.has("a")).toBe(false);
+    expect(await outbox.put({ id: "a", payload: 1, enqueuedAt: 0, attempts: 0 })).toEqual(["queued"]);
+  });
+
+  it("a failed write fails its callers only, and leaves no glued line behind", async () => {
+    const dir = tempDir();
+    const outbox = await open(dir);
+    await outbox.put(item("a"));
+    // The journal cannot be appended to: its path is now a folder.
+    rmSync(outbox.file);
+    mkdirSync(outbox.file);
+    await expect(outbox.put(item("b"))).rejects.toMatchObject({ code: "CB_STATE_IO" });
+    expect(outbox.has("b")).toBe(false);
+    rmSync(outbox.file, { recursive: true });
+    expect(await outbox.put(item("c"))).toEqual(["queued"]);
+    await outbox.close();
+    expect((await readJournal(outbox.file)).bad).toBe(0);
+    expect(ids(await open(dir))).toEqual(["c"]);
+  });
+
+  it("must be loaded before use", async () => {
+    const outbox = new Outbox<Payload>({ dir: tempDir(), target: "ai-pc", capacity: 1 });
+    await expect(outbox.put(item("a"))).rejects.toMatchObject({ code: "CB_INTERNAL" });
+  });
+
+  it("names journals so any target is a portable file name", () => {
+    expect(outboxFileName("ai-pc")).toBe("ai-pc.jsonl");
+    expect(outboxFileName("feishu:oc_12ab")).toBe("feishu%3Aoc_12ab.jsonl");
+    expect(outboxFileName("../办公")).toBe("%2E%2E%2F%E5%8A%9E%E5%85%AC.jsonl");
+    const outbox = new Outbox({ dir: "/state/outbox", target: "feishu:oc_1", capacity: 1 });
+    expect(path.basename(outbox.file)).toBe("feishu%3Aoc_1.jsonl");
+  });
+});
