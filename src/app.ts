@@ -24,7 +24,6 @@ import {
   LoopGuard,
   OutboxTailLedger,
   Relay,
-  routeMessages,
   type RelayContext,
   type RelayNode,
 } from "./relay/index.js";
@@ -154,7 +153,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       access: config.access,
       auditChat: config.relay.auditChat,
       mirrorToChat: config.relay.mirrorToChat,
-      t: translator(routeMessages, locale),
+      t: translator(relayMessages, locale),
       describeStop: (admission) => describeStop(admission, translator(relayMessages, locale)),
       newId: () => newId(),
       timestamp: () => isoWithOffset(Date.now()),

@@ -25,6 +25,11 @@ export interface DeliverAction {
   envelope: Envelope;
   sessionKey: string;
   answer?: AnswerRoute;
+  /**
+   * Append the delivered envelope to the addressee's inbox, marked `delivered: "gateway"`
+   * (the folder is the full record). False when the envelope came from that inbox already.
+   */
+  mirror: boolean;
 }
 
 /** Append an envelope to `to-<envelope.to>.jsonl` (mirror, answers, mailbox-only nodes). */

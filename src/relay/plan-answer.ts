@@ -40,6 +40,7 @@ export function planAnswer(delivered: DeliverAction, text: string, ctx: RelayCon
     if (admission.ok) {
       actions.push({
         kind: "deliver",
+        mirror: true,
         node: answer.to,
         envelope: { ...reply, source: CLAWBRIDGE_SOURCE },
         sessionKey: mailboxSessionKey(sender.agentId, delivered.node),

@@ -70,6 +70,7 @@ export function planFromGroup(message: InboundChatMessage, ctx: RelayContext): R
   return [
     {
       kind: "deliver",
+      mirror: true,
       node,
       envelope,
       sessionKey: chatSessionKey(target.agentId, message.chatId, message.threadId),

@@ -1,6 +1,6 @@
 import { CLAWBRIDGE_SOURCE, type Envelope } from "../core/index.js";
 import type { RelayAction } from "./actions.js";
-import { fold } from "./route-messages.js";
+import { fold } from "./fold.js";
 import { postUuid, type RelayContext } from "./relay-context.js";
 import { mailboxSessionKey } from "./session-keys.js";
 
@@ -31,6 +31,7 @@ export function planFromMailbox(envelope: Envelope, ctx: RelayContext): RelayAct
     }
     actions.push({
       kind: "deliver",
+      mirror: false,
       node: envelope.to,
       envelope: { ...envelope, hop },
       sessionKey: mailboxSessionKey(target.agentId, from),

@@ -53,6 +53,7 @@ export function planFromObserved(event: ObservedEvent, ctx: RelayContext): Relay
     }
     actions.push({
       kind: "deliver",
+      mirror: true,
       node,
       envelope,
       sessionKey: chatSessionKey(target.agentId, chatId, event.session.topicId),

@@ -1,7 +1,7 @@
 import type { Envelope, Translate } from "../core/index.js";
 import type { AddressBook } from "./addressing.js";
 import type { Admission, LoopGuard } from "./loop-guard.js";
-import type { RouteMessageKey } from "./route-messages.js";
+import type { RelayMessageKey } from "./messages.js";
 
 /** A node as the routes see it. */
 export interface RelayNode {
@@ -26,7 +26,7 @@ export interface RelayContext {
   access: { dispatchers: readonly string[]; admins: readonly string[] };
   auditChat?: string;
   mirrorToChat: boolean;
-  t: Translate<RouteMessageKey>;
+  t: Translate<RelayMessageKey>;
   /** The localised sentence announcing a loop stop. */
   describeStop: (admission: Exclude<Admission, { ok: true }>) => string;
   newId: () => string;

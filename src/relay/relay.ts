@@ -11,7 +11,7 @@ import { planFromGroup } from "./plan-group.js";
 import { planFromMailbox } from "./plan-mailbox.js";
 import { planFromObserved } from "./plan-observed.js";
 import { inboxContainsId } from "./inbox-contains.js";
-import { fold } from "./route-messages.js";
+import { fold } from "./fold.js";
 import { postUuid, type RelayContext } from "./relay-context.js";
 
 /** Where posts go: the Feishu outbound queue (or nothing, without Feishu). */
@@ -219,11 +219,10 @@ export class Relay {
     const result = await run.result;
     if (result.status !== "ok") throw new Error(`run ${result.runId} ended ${result.status}`);
     // The folder is the full record: the delivered envelope goes into the addressee's inbox, marked.
-    const mirror: AppendAction = {
-      kind: "append",
-      envelope: { ...action.envelope, source: "clawbridge", delivered: "gateway" },
-    };
-    await this.execute([mirror, ...planAnswer(action, result.text, this.ctx)]);
+    const mirror: AppendAction[] = action.mirror
+      ? [{ kind: "append", envelope: { ...action.envelope, source: "clawbridge", delivered: "gateway" } }]
+      : [];
+    await this.execute([...mirror, ...planAnswer(action, result.text, this.ctx)]);
   }
 
   private async append(action: AppendAction, replayed: boolean): Promise<void> {
