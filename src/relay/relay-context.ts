@@ -1,4 +1,4 @@
-import type { Envelope, Translate } from "../core/index.js";
+import { contentHash, type Envelope, type Translate } from "../core/index.js";
 import type { AddressBook } from "./addressing.js";
 import type { Admission, LoopGuard } from "./loop-guard.js";
 import type { RelayMessageKey } from "./messages.js";
@@ -47,7 +47,11 @@ export function newEnvelope(
   } as Envelope;
 }
 
-/** A Feishu uuid (≤ 50 chars) for a post about envelope `id`. */
+/**
+ * A Feishu uuid (≤ 50 chars) for a post about envelope `id`. Long ids are hashed, not cut:
+ * two ids that differ only at the end must not share a uuid (Feishu would drop the second).
+ */
 export function postUuid(id: string, purpose: string): string {
-  return `${purpose}-${id}`.slice(0, 50);
+  const plain = `${purpose}-${id}`;
+  return plain.length <= 50 ? plain : `${purpose}-${contentHash([id], 40)}`;
 }
