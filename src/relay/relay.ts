@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { Envelope, Logger } from "../core/index.js";
+import { ClawbridgeError, type Envelope, type Logger } from "../core/index.js";
 import type { InboundChatMessage } from "../feishu/index.js";
 import type { GatewayClient, ObservedEvent } from "../gateway/index.js";
 import type { MailboxStore } from "../mailbox/index.js";
@@ -155,10 +155,26 @@ export class Relay {
         continue;
       }
       const results = await outbox.put(items);
-      results.forEach((result, i) => {
-        if (result === "overflow") void this.overflowed(items[i]!.payload, outbox.size);
-      });
       this.loops.get(target)?.wake();
+      const overflowed = items.filter((_, i) => results[i] === "overflow");
+      if (overflowed.length === 0) continue;
+      if (source) {
+        // A mailbox line waits in its inbox instead: the tailer retries it, with backoff,
+        // until the outbox has room again. Nothing is dropped.
+        this.log.warn(
+          { target, inbox: source.inbox, pending: outbox.size },
+          "outbox full; the inbox line waits",
+        );
+        throw new ClawbridgeError(
+          "CB_MAILBOX_IO",
+          `the outbox for ${target} is full (${outbox.size} waiting)`,
+          {
+            retryable: true,
+            fix: `bring ${target} back online, or raise relay.outboxPerNode`,
+          },
+        );
+      }
+      for (const item of overflowed) void this.overflowed(item.payload, outbox.size);
     }
   }
 

@@ -80,4 +80,28 @@ describe("relay loop prevention", () => {
     expect(toHandle).toEqual([]);
     expect(agentRuns(world, "ai-pc")).toHaveLength(1);
   });
+
+  it("a full outbox makes inbox lines wait in the inbox, and none is lost", async () => {
+    const world = await bridgeWorld({ relay: { outboxPerNode: 2 } });
+    const { bridge } = await startWorldBridge(world);
+    await waitFor(() => world.gateways["ai-pc"].connections() > 0);
+    world.gateways["ai-pc"].stall(true);
+    world.gateways["ai-pc"].dropConnections();
+    const inbox = path.join(world.root, "messages", "to-ai-pc.jsonl");
+    for (let i = 1; i <= 5; i++)
+      appendFileSync(inbox, line({ from: "nas-agent", to: "ai-pc", content: `排队 ${i}` }));
+    await waitFor(() => (bridge.relay.stats()["ai-pc"]?.pending ?? 0) === 2, { what: "a full outbox" });
+    world.gateways["ai-pc"].stall(false);
+    await waitFor(() => agentRuns(world, "ai-pc").filter((r) => r.message.includes("排队")).length === 5, {
+      timeoutMs: 30_000,
+      what: () => `all five delivered, got ${agentRuns(world, "ai-pc").length}`,
+    });
+    expect(agentRuns(world, "ai-pc").map((r) => r.message.match(/排队 \d/)?.[0])).toEqual([
+      "排队 1",
+      "排队 2",
+      "排队 3",
+      "排队 4",
+      "排队 5",
+    ]);
+  });
 });
