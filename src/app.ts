@@ -30,6 +30,9 @@ import {
 import { describeStop } from "./relay/loop-guard.js";
 import { relayMessages } from "./relay/messages.js";
 
+/** How often `status/<self>.json` is rewritten. */
+const STATUS_INTERVAL_MS = 30_000;
+
 export interface StartOptions {
   /** Deliver what the inboxes already hold (the first start otherwise begins at their end). */
   replay?: boolean;
@@ -204,6 +207,23 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       locale: config.feishu?.locale,
     });
     stops.push(() => http.close(5_000));
+    // status/<self>.json: the bridge's own status, with what it sees of every node.
+    const writeStatus = () =>
+      mailbox
+        .writeStatus({
+          role: "clawbridge",
+          version: packageVersion(),
+          intervalMs: STATUS_INTERVAL_MS,
+          nodes: pool
+            .health()
+            .map((n) => ({ name: n.name, status: n.status, running: n.running, lastSeen: n.lastSeen })),
+          outboxes: relay.stats(),
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, "could not write status"));
+    await writeStatus();
+    const statusTimer = setInterval(() => void writeStatus(), STATUS_INTERVAL_MS);
+    statusTimer.unref();
+    stops.push(() => clearInterval(statusTimer));
     logger.info({ url: http.url, nodes: config.nodes.map((n) => n.name) }, "clawbridge started");
     return {
       url: http.url,

@@ -49,6 +49,10 @@ describe("relay routes, end to end (Feishu emulator, fake gateways, shared folde
     );
     // The seed line is delivered once; the mirror lines are never routed again.
     expect(agentRuns(world, "ai-pc")).toHaveLength(1);
+    const status = JSON.parse(readFileSync(path.join(world.root, "status", "clawbridge.json"), "utf8")) as {
+      nodes: { name: string }[];
+    };
+    expect(status.nodes.map((n) => n.name)).toEqual(["ai-pc", "office-mac", "nas-agent"]);
   });
 
   it("person → node with /tell: the answer is posted in the thread as [node]; a non-dispatcher is told why", async () => {
