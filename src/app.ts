@@ -1,3 +1,5 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
 import {
   createLogger,
   isoWithOffset,
@@ -6,6 +8,7 @@ import {
   translator,
   lockStateDir,
   packageVersion,
+  type Locale,
   type Logger,
 } from "./core/index.js";
 import type { LoadedConfig } from "./config/index.js";
@@ -39,6 +42,12 @@ export interface StartOptions {
   logger?: Logger;
   /** Called after the bridge stopped by itself (the lease was lost): the CLI exits non-zero. */
   onFatal?: (reason: unknown) => void;
+  /**
+   * Language of the errors meant for the terminal (state folder held, lease held or lost,
+   * port in use): the CLI's `--lang`. Defaults to `feishu.locale`, then en. Chat messages
+   * always use `feishu.locale`.
+   */
+  locale?: Locale;
 }
 
 export interface RunningBridge {
@@ -46,8 +55,14 @@ export interface RunningBridge {
   logger: Logger;
   relay: Relay;
   feishu?: FeishuAdapter;
-  /** Stops everything within `timeoutMs` (SIGTERM/SIGINT). */
-  stop(timeoutMs?: number): Promise<void>;
+  /** Applies a re-read config's `access` and `nodes[].tags` (SIGHUP). */
+  reload(next: LoadedConfig): void;
+  /**
+   * Stops everything, waiting at most `timeoutMs` (SIGTERM/SIGINT). False when that was not
+   * enough (a delivery still running): what is left must not keep the process alive, and
+   * the unfinished work is still in its outbox for the next start.
+   */
+  stop(timeoutMs?: number): Promise<boolean>;
 }
 
 /**
@@ -70,8 +85,9 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       }
     }
   };
+  const errorLocale = options.locale ?? config.feishu?.locale ?? "en";
   try {
-    const stateLock = await lockStateDir(config.state.dir, { logger, locale: config.feishu?.locale });
+    const stateLock = await lockStateDir(config.state.dir, { logger, locale: errorLocale });
     stops.push(() => stateLock.release());
 
     const mailbox = new FsMailboxStore({
@@ -93,7 +109,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       lockStaleMs: config.mailbox.lockStaleMs,
       version: packageVersion(),
       logger,
-      locale,
+      locale: errorLocale,
     });
     stops.push(() => lease.release());
     // Another bridge took the shared folder over: serving on would deliver everything twice.
@@ -190,8 +206,16 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       stops.push(() => adapter.stop());
     }
 
+    // `startAt` applies to inboxes the tail ledger has no cursor for. At the very first start
+    // those existed before the bridge and are skipped to their end (unless --replay); at any
+    // later start they were created while the bridge was down, so every line in them is new.
+    // The ledger's folder (state.dir/mailbox) exists once a tailer has run on this state.
+    const tailedBefore = await fs.stat(path.join(config.state.dir, "mailbox")).then(
+      () => true,
+      () => false,
+    );
     const tailer: Tailer = await mailbox.tail({
-      startAt: options.replay ? "start" : "end",
+      startAt: options.replay || tailedBefore ? "start" : "end",
       ledger: new OutboxTailLedger(config.state.dir, () => relay.allOutboxes()),
       handler: (envelope, meta) => relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end }),
     });
@@ -204,7 +228,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       routes: feishu && config.feishu?.mode === "webhook" ? [feishu.webhook()] : [],
       health: () => ({ relay: relay.stats() }),
       ready: () => readiness(pool, feishu),
-      locale: config.feishu?.locale,
+      locale: errorLocale,
     });
     stops.push(() => http.close(5_000));
     // status/<self>.json: the bridge's own status, with what it sees of every node.
@@ -230,9 +254,18 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       logger,
       relay,
       ...(feishu ? { feishu } : {}),
+      reload: (next: LoadedConfig) => {
+        // SIGHUP: who may command the bridge, and the nodes' tags; everything else needs a restart.
+        ctx.access = next.config.access;
+        for (const node of next.config.nodes) pool.updateTags(node.name, node.tags);
+        logger.info(
+          { dispatchers: next.config.access.dispatchers.length, admins: next.config.access.admins.length },
+          "reloaded access and node tags",
+        );
+      },
       stop: async (timeoutMs = 10_000) => {
-        const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-        await Promise.race([stopAll(), timer]);
+        const timer = new Promise<false>((resolve) => setTimeout(resolve, timeoutMs, false).unref());
+        return Promise.race([stopAll().then(() => true), timer]);
       },
     };
   } catch (error) {

@@ -13,6 +13,8 @@ export interface AnswerRoute {
   to: string;
   /** Where the answer is posted in the group, signed as the answering node. */
   place?: ChatPlace;
+  /** How it is signed: `[node] …` (default) or, for mailbox traffic, `[node → sender] …` folded. */
+  label?: "node" | "pair";
 }
 
 /**

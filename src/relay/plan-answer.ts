@@ -1,5 +1,6 @@
 import { CLAWBRIDGE_SOURCE, NODE_NAME_PATTERN } from "../core/index.js";
 import type { AnswerRoute, DeliverAction, RelayAction } from "./actions.js";
+import { fold } from "./fold.js";
 import { newEnvelope, postUuid, type RelayContext } from "./relay-context.js";
 import { mailboxSessionKey } from "./session-keys.js";
 
@@ -60,7 +61,10 @@ export function planAnswer(delivered: DeliverAction, text: string, ctx: RelayCon
     actions.push({
       kind: "post",
       place: answer.place,
-      text: ctx.t("answer", { node: delivered.node, text }),
+      text:
+        answer.label === "pair"
+          ? ctx.t("audit", { from: delivered.node, to: answer.to, content: fold(text) })
+          : ctx.t("answer", { node: delivered.node, text }),
       uuid: postUuid(reply.id, "an"),
     });
   }

@@ -35,7 +35,13 @@ export function planFromMailbox(envelope: Envelope, ctx: RelayContext): RelayAct
       node: envelope.to,
       envelope: { ...envelope, hop },
       sessionKey: mailboxSessionKey(target.agentId, from),
-      answer: { to: from },
+      // The answer is audited like the question (SCENARIOS.md §2: [ai-pc → office-mac] …).
+      answer: {
+        to: from,
+        ...(ctx.auditChat && ctx.mirrorToChat
+          ? { place: { chatId: ctx.auditChat }, label: "pair" as const }
+          : {}),
+      },
     });
   }
   if (ctx.auditChat && ctx.mirrorToChat) {

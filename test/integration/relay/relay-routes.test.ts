@@ -47,6 +47,12 @@ describe("relay routes, end to end (Feishu emulator, fake gateways, shared folde
         what: "the audit line",
       },
     );
+    await waitFor(
+      () => world.emu.messages(world.auditChat).some((m) => m.text?.startsWith("[ai-pc → office-mac]")),
+      {
+        what: "the audited answer",
+      },
+    );
     // The seed line is delivered once; the mirror lines are never routed again.
     expect(agentRuns(world, "ai-pc")).toHaveLength(1);
     const status = JSON.parse(readFileSync(path.join(world.root, "status", "clawbridge.json"), "utf8")) as {
