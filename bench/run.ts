@@ -8,6 +8,7 @@ import { appendBenchmarks } from "./mailbox/append.js";
 import { ingestBenchmarks } from "./mailbox/ingest.js";
 import { notifyBenchmarks } from "./mailbox/notify.js";
 import { resumeBenchmarks } from "./mailbox/resume.js";
+import { relayBenchmarks } from "./relay/relay.js";
 import type { BenchResult } from "./lib/report.js";
 
 const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
@@ -19,6 +20,7 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "feishu.webhook", run: webhookBenchmarks },
   { name: "feishu.ws", run: wsBenchmarks },
   { name: "feishu.outbound", run: outboundBenchmarks },
+  { name: "relay", run: relayBenchmarks },
 ];
 
 const args = process.argv.slice(2);

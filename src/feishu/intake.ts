@@ -142,6 +142,8 @@ export class FeishuIntake {
         { eventId: message.eventId, messageId: message.messageId, verdict },
         "duplicate Feishu delivery dropped",
       );
+      // Still being handled: not acknowledged yet, so Feishu's next retry finds it done (or redoes it).
+      if (verdict === "inflight") throw new Error("the first delivery of this event is still being handled");
       return undefined;
     }
     await this.withinBudget(
@@ -160,6 +162,8 @@ export class FeishuIntake {
           throw error;
         }
       })(),
+      // A message is acknowledged only once it is safe: a slow handler means "retry later".
+      { failWhenLate: true },
     );
     return undefined;
   }
@@ -208,15 +212,26 @@ export class FeishuIntake {
 
   /**
    * Resolves with the work's result, or with undefined once the ack budget is spent (the
-   * work goes on, tracked for `drain`). A failure within the budget is rethrown, so the
-   * long connection acks with 500 and Feishu redelivers.
+   * work goes on, tracked for `drain`) — or, with `failWhenLate`, rejects then. A failure
+   * within the budget is rethrown, so the long connection acks with 500 and Feishu redelivers.
    */
-  private async withinBudget<T>(work: Promise<T>): Promise<T | undefined> {
+  private async withinBudget<T>(
+    work: Promise<T>,
+    options: { failWhenLate?: boolean } = {},
+  ): Promise<T | undefined> {
     const tracked = work.catch(() => undefined).finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
     let timer: NodeJS.Timeout | undefined;
-    const budget = new Promise<undefined>((resolve) => {
+    const budget = new Promise<undefined>((resolve, reject) => {
       timer = setTimeout(() => {
+        if (options.failWhenLate) {
+          this.log.warn(
+            { budgetMs: HANDLER_ACK_BUDGET_MS },
+            "handler still running; not acknowledged, Feishu retries",
+          );
+          reject(new Error("the handler is still running"));
+          return;
+        }
         this.log.warn(
           { budgetMs: HANDLER_ACK_BUDGET_MS },
           "handler still running; Feishu answered, work goes on",

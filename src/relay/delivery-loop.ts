@@ -16,8 +16,11 @@ export interface DeliveryLoopOptions<I extends LoopItem> {
   name: string;
   logger: Logger;
   concurrency: number;
-  /** Items waiting, oldest first. */
-  pending: () => readonly I[];
+  /**
+   * Items waiting, oldest first — at least the oldest of each lane (the others may be left
+   * out: only a lane's oldest may start). Read lazily: `pump` stops once every slot is taken.
+   */
+  pending: () => Iterable<I>;
   /** False while the target cannot take work (a gateway offline): the loop waits for `wake`. */
   available: () => boolean;
   work: (item: I) => Promise<void>;
@@ -60,6 +63,8 @@ export class DeliveryLoop<I extends LoopItem> {
     // Only the oldest item of each lane may run: a session sees its messages in order.
     const lanes = new Set<string>();
     for (const item of this.options.pending()) {
+      // Every slot taken: the next completion pumps again (reading on would cost a full scan).
+      if (this.running.size >= this.options.concurrency) break;
       if (lanes.has(item.lane)) continue;
       lanes.add(item.lane);
       if (this.running.has(item.id)) continue;

@@ -21,7 +21,7 @@ export interface OutboxItem<T = unknown> {
 /** `overflow`: the outbox is full and the item was NOT queued — the caller says so to someone. */
 export type PutResult = "queued" | "duplicate" | "overflow";
 
-export interface OutboxOptions {
+export interface OutboxOptions<T = unknown> {
   /** `state.dir/outbox`. */
   dir: string;
   /** A node name, or e.g. `feishu:<chat>`. */
@@ -32,6 +32,12 @@ export interface OutboxOptions {
   rememberDone?: number;
   logger?: Logger;
   clock?: Clock;
+  /**
+   * Items of one lane are delivered in order, one at a time (a gateway session, an inbox, a
+   * chat). Given, the outbox indexes its items by lane so `laneHeads` costs the number of
+   * lanes, not the number of items waiting.
+   */
+  laneOf?: (payload: T) => string;
 }
 
 /** An item's id with the mailbox line it came from, pending or done-and-remembered. */

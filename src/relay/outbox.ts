@@ -37,6 +37,10 @@ export class Outbox<T> {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly items = new Map<string, Pending<T>>();
+  /** With `laneOf`: the same items by lane, each lane oldest first (insertion order is seq order). */
+  private readonly lanes = new Map<string, Map<string, Pending<T>>>();
+  // Typed on `unknown` so an Outbox<X> still passes for an Outbox<unknown> (the tail ledger's view).
+  private readonly laneOf?: (payload: unknown) => string;
   /** Done ids, oldest first (a Map keeps insertion order), at most `rememberDone`. */
   private readonly doneIds = new Map<string, DoneInfo>();
   /** Ids whose `put` / `done` is being written, with the write that carries it. */
@@ -47,7 +51,7 @@ export class Outbox<T> {
   private compactions = 0;
   private state: "new" | "open" | "closed" = "new";
 
-  constructor(options: OutboxOptions) {
+  constructor(options: OutboxOptions<T>) {
     if (!Number.isInteger(options.capacity) || options.capacity < 1) {
       throw new RangeError("outbox capacity must be a whole number ≥ 1");
     }
@@ -57,6 +61,7 @@ export class Outbox<T> {
     this.file = path.join(options.dir, outboxFileName(options.target));
     this.log = (options.logger ?? silentLogger()).child({ component: "relay.outbox", target: this.target });
     this.clock = options.clock ?? systemClock;
+    this.laneOf = options.laneOf as ((payload: unknown) => string) | undefined;
     this.writer = new JournalWriter(this.file, async () => {
       if (!this.overgrown()) return;
       // The batch is written either way: a failed rewrite leaves the longer journal, still valid.
@@ -119,7 +124,7 @@ export class Outbox<T> {
         line: `{"op":"put","seq":${seq},"item":${json}}`,
         apply: () => {
           this.putting.delete(id);
-          this.items.set(id, pending);
+          this.insert(pending);
         },
         undo: () => this.putting.delete(id),
       });
@@ -139,6 +144,20 @@ export class Outbox<T> {
     return [...this.items.values()].map((entry) => entry.item);
   }
 
+  /**
+   * The oldest waiting item of each lane (`laneOf`), oldest first: what may start next. Costs
+   * the number of lanes, however long the backlog. Without `laneOf`, every waiting item.
+   */
+  *laneHeads(): IterableIterator<OutboxItem<T>> {
+    if (!this.laneOf) {
+      for (const entry of this.items.values()) yield entry.item;
+      return;
+    }
+    const heads = [...this.lanes.values()].map((lane) => lane.values().next().value!);
+    heads.sort((a, b) => a.seq - b.seq);
+    for (const head of heads) yield head.item;
+  }
+
   peek(): OutboxItem<T> | undefined {
     return this.items.values().next().value?.item;
   }
@@ -156,7 +175,7 @@ export class Outbox<T> {
       line: JSON.stringify({ op: "done", id, ...info }),
       apply: () => {
         this.finishing.delete(id);
-        this.items.delete(id);
+        this.remove(id);
         this.remember(id, info);
       },
       undo: () => this.finishing.delete(id),
@@ -234,12 +253,12 @@ export class Outbox<T> {
         if (this.items.has(item.id)) return;
         // A put after a done means the id had been forgotten and was queued again.
         this.doneIds.delete(item.id);
-        this.items.set(item.id, { item, seq: record.seq });
+        this.insert({ item, seq: record.seq });
         return;
       }
       case "done": {
         const entry = this.items.get(record.id);
-        this.items.delete(record.id);
+        this.remove(record.id);
         const seq = record.seq ?? entry?.seq;
         if (seq !== undefined) this.lastSeq = Math.max(this.lastSeq, seq);
         this.remember(record.id, { seq, source: record.source ?? entry?.item.source });
@@ -249,6 +268,27 @@ export class Outbox<T> {
         this.lastSeq = Math.max(this.lastSeq, record.seq);
         return;
     }
+  }
+
+  private insert(pending: Pending<T>): void {
+    const id = pending.item.id;
+    this.items.set(id, pending);
+    if (!this.laneOf) return;
+    const key = this.laneOf(pending.item.payload);
+    let lane = this.lanes.get(key);
+    if (!lane) this.lanes.set(key, (lane = new Map()));
+    lane.set(id, pending);
+  }
+
+  private remove(id: string): void {
+    const pending = this.items.get(id);
+    if (!pending) return;
+    this.items.delete(id);
+    if (!this.laneOf) return;
+    const key = this.laneOf(pending.item.payload);
+    const lane = this.lanes.get(key);
+    lane?.delete(id);
+    if (lane?.size === 0) this.lanes.delete(key);
   }
 
   private remember(id: string, info: DoneInfo): void {

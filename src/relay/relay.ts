@@ -79,7 +79,7 @@ export class Relay {
       const capacity = target.startsWith("_")
         ? Math.max(this.options.outboxPerNode * 10, 10_000)
         : this.options.outboxPerNode;
-      const outbox = new Outbox<RelayAction>({ dir, target, capacity, logger: this.ports.logger });
+      const outbox = new Outbox<RelayAction>({ dir, target, capacity, logger: this.ports.logger, laneOf });
       await outbox.load();
       // Left from before a restart: their effects may have happened already (see `append`).
       for (const item of outbox.pending()) this.replayed.add(item.id);
@@ -94,7 +94,9 @@ export class Relay {
       this.unsubscribe.push(gateway.onState(() => loop.wake()));
       this.unsubscribe.push(gateway.observe((event) => void this.handleObserved(event)));
     }
-    this.loop(MAILBOX_TARGET, 1, () => true);
+    // One append at a time per inbox (its lane), inboxes in parallel: one shared chain made every
+    // mirror and answer of the whole relay wait for the slowest file.
+    this.loop(MAILBOX_TARGET, 8, () => true);
     this.loop(CHAT_TARGET, 16, () => this.ports.chat !== undefined);
     for (const loop of this.loops.values()) loop.wake();
   }
@@ -198,7 +200,11 @@ export class Relay {
       logger: this.log,
       concurrency,
       available,
-      pending: () => outbox.pending().map((item) => ({ ...item, lane: laneOf(item.payload) })),
+      // Only each lane's head may start: reading the whole backlog on every wake (each put
+      // and each completion) made draining a backlog of thousands quadratic.
+      pending: function* () {
+        for (const item of outbox.laneHeads()) yield { ...item, lane: laneOf(item.payload) };
+      },
       work: async (item) => {
         outbox.attempt(item.id);
         await this.perform(item.payload, this.replayed.has(item.id));

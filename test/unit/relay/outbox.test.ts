@@ -178,4 +178,34 @@ describe("Outbox", () => {
     const outbox = new Outbox({ dir: "/state/outbox", target: "feishu:oc_1", capacity: 1 });
     expect(path.basename(outbox.file)).toBe("feishu%3Aoc_1.jsonl");
   });
+
+  it("laneHeads gives the oldest waiting item of each lane, oldest first, also after a reload", async () => {
+    const dir = tempDir();
+    const laneOf = (payload: Payload) => payload.text.split(":")[0]!;
+    const make = async () => {
+      const outbox = new Outbox<Payload>({
+        dir,
+        target: "ai-pc",
+        capacity: 10,
+        clock: new ManualClock(),
+        laneOf,
+      });
+      await outbox.load();
+      return outbox;
+    };
+    const outbox = await make();
+    const put = (id: string, lane: string) => outbox.put({ ...item(id), payload: { text: `${lane}:${id}` } });
+    await put("a1", "a");
+    await put("b1", "b");
+    await put("a2", "a");
+    await put("c1", "c");
+    expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["a1", "b1", "c1"]);
+    await outbox.done("a1");
+    expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["b1", "a2", "c1"]);
+    await outbox.close();
+    const reloaded = await make();
+    expect([...reloaded.laneHeads()].map((i) => i.id)).toEqual(["b1", "a2", "c1"]);
+    await reloaded.done("b1");
+    expect([...reloaded.laneHeads()].map((i) => i.id)).toEqual(["a2", "c1"]);
+  });
 });
