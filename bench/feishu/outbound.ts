@@ -6,6 +6,7 @@ import { FeishuAdapter } from "../../src/feishu/feishu-adapter.js";
 import { DEFAULT_OUTBOUND_LIMITS } from "../../src/feishu/outbound/index.js";
 import { DEFAULT_LIMITS, startFeishuEmulator } from "../../src/sim/feishu/index.js";
 import { atLeast, round, type BenchResult } from "../lib/report.js";
+import { within } from "../lib/within.js";
 
 const CHATS = 10;
 const PER_CHAT = 30;
@@ -152,17 +153,5 @@ async function warmUp(): Promise<void> {
     await adapter.stop({ drainMs: 1_000 });
     await emu.close();
     await rm(stateDir, { recursive: true, force: true });
-  }
-}
-
-async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -11,6 +11,7 @@ import {
   type Person,
 } from "../../src/sim/feishu/index.js";
 import { atMost, latencyContext, percentile, round, type BenchResult } from "../lib/report.js";
+import { within } from "../lib/within.js";
 
 const WARMUP_EVENTS = 200;
 const MEASURED_EVENTS = 1_500;
@@ -140,16 +141,4 @@ async function openLoop(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

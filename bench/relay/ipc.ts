@@ -4,6 +4,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { projectRoot } from "../../test/helpers/spawn.js";
 import type { ReplyScript } from "../../src/sim/fake-gateway.js";
+import { within } from "../lib/within.js";
 
 /** An `agent` request as it arrived at a fake gateway: `at` is the fake's `received[].at`. */
 export interface Arrival {
@@ -156,18 +157,6 @@ export function serve(handle: (command: Command) => Promise<Answer> | Answer): (
   // The parent went away (crashed, killed): do not linger.
   process.on("disconnect", () => setTimeout(() => process.exit(0), 100).unref());
   return (ready) => process.send!(ready);
-}
-
-export async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -29,3 +29,23 @@ export async function writeFileAtomic(
     throw error;
   }
 }
+
+/**
+ * Creates `file` with `body` only if it does not exist yet (O_EXCL): false when it does.
+ * The building block of every lock and lease file; other errors are thrown as they are.
+ */
+export async function createFileExclusive(file: string, body: string): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, "wx", 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    await handle.writeFile(body);
+  } finally {
+    await handle.close();
+  }
+  return true;
+}

@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createFileExclusive } from "./atomic-write.js";
 import { systemClock, type Clock } from "./clock.js";
 import { ClawbridgeError, errnoCode } from "./errors.js";
 import { translator, type Catalog, type Locale, type Translate } from "./i18n.js";
@@ -234,20 +235,13 @@ async function isStaleGuard(
   }
 }
 
+/** O_EXCL create; a failure other than "exists" is a state-folder problem with its fix. */
 async function createExclusive(file: string, body: string): Promise<boolean> {
-  let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, "wx", 0o644);
+    return await createFileExclusive(file, body);
   } catch (error) {
-    if (errnoCode(error) === "EEXIST") return false;
     throw stateIo(file, error);
   }
-  try {
-    await handle.writeFile(body);
-  } finally {
-    await handle.close();
-  }
-  return true;
 }
 
 async function readLock(file: string): Promise<{ text: string; holder?: StateLockHolder } | undefined> {

@@ -2,6 +2,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
+  createFileExclusive,
   ClawbridgeError,
   errnoCode,
   isProcessAlive,
@@ -228,7 +229,8 @@ class FileLease implements Lease {
       const seen = await readLease(this.file);
       const body = serialize(this.record);
       if (!seen) {
-        if (!(await createExclusive(this.file, body))) throw this.heldError(await readLease(this.file), 0);
+        if (!(await createFileExclusive(this.file, body)))
+          throw this.heldError(await readLease(this.file), 0);
       } else {
         this.judgeExisting(seen, await this.serverNow());
         await writeFileAtomic(this.file, body);
@@ -361,7 +363,7 @@ class FileLease implements Lease {
           await writeFileAtomic(this.file, serialize(next));
         } else {
           this.log.warn("the lease file vanished (deleted by hand?); writing it again");
-          if (!(await createExclusive(this.file, serialize(next)))) {
+          if (!(await createFileExclusive(this.file, serialize(next)))) {
             this.lose("taken-over", (await readLease(this.file))?.record);
             return;
           }
@@ -474,22 +476,6 @@ function isSameHolder(a: LeaseRecord | undefined, b: LeaseRecord): boolean {
 
 function serialize(record: LeaseRecord): string {
   return `${JSON.stringify(record)}\n`;
-}
-
-async function createExclusive(file: string, body: string): Promise<boolean> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, "wx", 0o644);
-  } catch (error) {
-    if (errnoCode(error) === "EEXIST") return false;
-    throw error;
-  }
-  try {
-    await handle.writeFile(body);
-  } finally {
-    await handle.close();
-  }
-  return true;
 }
 
 function requireRoot(root: string | undefined): string {
