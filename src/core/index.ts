@@ -12,3 +12,4 @@ export * from "./did-you-mean.js";
 export * from "./id-log.js";
 export * from "./state-lock.js";
 export * from "./version.js";
+export * from "./backoff.js";

@@ -22,6 +22,6 @@ export {
 } from "./device-identity.js";
 export { DeviceTokenStore } from "./device-tokens.js";
 export { parseSessionKey, isGroupSession, type ParsedSessionKey } from "./session-key.js";
-export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../core/index.js";
 export { approveCommand, DEFAULT_GATEWAY_PORT } from "./gateway-errors.js";
 export * from "./frames.js";

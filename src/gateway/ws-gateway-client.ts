@@ -1,6 +1,6 @@
 import WebSocket from "ws";
 import { ClawbridgeError, silentLogger, type Logger, type SecretRegistry } from "../core/index.js";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../core/index.js";
 import type { DeviceIdentity } from "./device-identity.js";
 import type { DeviceTokenStore } from "./device-tokens.js";
 import {

@@ -1,5 +1,5 @@
 import type { Logger } from "../core/index.js";
-import { backoffDelay } from "../gateway/index.js";
+import { backoffDelay } from "../core/index.js";
 
 /**
  * Works through one persisted outbox: takes items that may start, runs them (up to

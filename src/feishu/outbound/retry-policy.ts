@@ -1,5 +1,5 @@
 import { ClawbridgeError } from "../../core/index.js";
-import { backoffDelay, type BackoffOptions } from "../../gateway/index.js";
+import { backoffDelay, type BackoffOptions } from "../../core/index.js";
 import type { OutboundRetryOptions } from "./options.js";
 
 /** Feishu's app-wide "request trigger frequency limit". */
