@@ -87,7 +87,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
   };
   const errorLocale = options.locale ?? config.feishu?.locale ?? "en";
   try {
-    const stateLock = await lockStateDir(config.state.dir, { logger, locale: errorLocale });
+    const stateLock = await lockStateDir(config.state.dir, { logger });
     stops.push(() => stateLock.release());
 
     const mailbox = new FsMailboxStore({
@@ -109,7 +109,6 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       lockStaleMs: config.mailbox.lockStaleMs,
       version: packageVersion(),
       logger,
-      locale: errorLocale,
     });
     stops.push(() => lease.release());
     // Another bridge took the shared folder over: serving on would deliver everything twice.

@@ -83,8 +83,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     // People get the message and the fix, never a stack trace (CLAWBRIDGE_DEBUG=1 shows it).
     if (isClawbridgeError(error)) {
-      ctx.err(`${ctx.t("errorPrefix")}: ${error.message}`);
-      if (error.fix) ctx.err(`${ctx.t("fixPrefix")}: ${error.fix}`);
+      const { message, fix } = error.render(ctx.locale);
+      ctx.err(`${ctx.t("errorPrefix")}: ${message}`);
+      if (fix) ctx.err(`${ctx.t("fixPrefix")}: ${fix}`);
       if (process.env.CLAWBRIDGE_DEBUG) ctx.err(String(error.stack));
       return error.code === "CB_USAGE" ? 2 : 1;
     }

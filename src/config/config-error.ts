@@ -1,4 +1,4 @@
-import { ClawbridgeError, type ClawbridgeErrorOptions } from "../core/index.js";
+import { ClawbridgeError, type ClawbridgeErrorOptions, type Locale, type LocalText } from "../core/index.js";
 import type { ConfigIssue } from "./issues.js";
 
 /** The error codes a config problem can carry. */
@@ -10,7 +10,7 @@ export type ConfigErrorCode =
   | "CB_CONFIG_ENV_MISSING";
 
 /** Options of {@link ConfigError}: the usual ones plus the issues and the file. */
-export interface ConfigErrorOptions extends ClawbridgeErrorOptions {
+export interface ConfigErrorOptions extends ClawbridgeErrorOptions<ConfigErrorCode> {
   /** Every problem found, not just the first (empty for a missing, unreadable or unparsable file). */
   issues?: ConfigIssue[];
   /** The config file (or the name given to `parseConfigText`). */
@@ -21,22 +21,28 @@ export interface ConfigErrorOptions extends ClawbridgeErrorOptions {
  * Why the config could not be loaded. `message` already lists every issue with its fix, one
  * per line, so printing it is enough; `issues` is there for `doctor --json` and tests.
  */
-export class ConfigError extends ClawbridgeError {
-  declare readonly code: ConfigErrorCode;
+export class ConfigError extends ClawbridgeError<ConfigErrorCode> {
   readonly issues: ConfigIssue[];
   readonly path: string | undefined;
 
-  constructor(code: ConfigErrorCode, message: string, options: ConfigErrorOptions = {}) {
+  constructor(code: ConfigErrorCode, message: string | LocalText, options: ConfigErrorOptions = {}) {
     const { issues = [], path, ...rest } = options;
-    super(code, message, { ...rest, details: { ...rest.details, ...(path ? { path } : {}) } });
+    const keys = issues.map((issue) => issue.key);
+    super(code, message, {
+      // Config problems are written for the person who edits the file.
+      expose: true,
+      ...rest,
+      details: { ...rest.details, ...(path ? { path } : {}), ...(keys.length > 0 ? { keys } : {}) },
+    });
     this.name = "ConfigError";
     this.issues = issues;
     this.path = path;
   }
 
   /** A multi-line message reads better with its fix on a line of its own. */
-  override describe(): string {
-    return this.fix ? `${this.message}\n${this.fix}` : this.message;
+  override describe(locale: Locale = "en"): string {
+    const { message, fix } = this.render(locale);
+    return fix ? `${message}\n${fix}` : message;
   }
 }
 

@@ -1,10 +1,80 @@
-/** User-facing text exists in zh-CN and en; every catalog is checked for both at compile time. */
+/**
+ * User-facing text exists in zh-CN and en. Every module keeps its text in one `messages.ts`
+ * written the same way: an `en` table, a `zhCN` table typed by the `en` keys (so a missing
+ * translation fails to compile), joined by {@link defineMessages} under the module's name.
+ */
 export const LOCALES = ["zh-CN", "en"] as const;
 export type Locale = (typeof LOCALES)[number];
+
+/** The language the bridge speaks when nothing says otherwise (`feishu.locale`'s default). */
+export const DEFAULT_LOCALE: Locale = "zh-CN";
 
 export type Params = Record<string, string | number>;
 export type Catalog<K extends string> = Record<Locale, Record<K, string>>;
 export type Translate<K extends string> = (key: K, params?: Params) => string;
+
+/**
+ * A sentence not yet put into words: a message key with its parameters, rendered in the
+ * reader's language when it is shown (a CLI in `--lang`, a chat in `feishu.locale`, a log
+ * in English). Errors carry these, so one error reads right wherever it ends up.
+ */
+export interface LocalText {
+  /** `<module>.<key>`, stable: part of `--json` output. */
+  readonly key: string;
+  readonly params: Params;
+  render(locale: Locale): string;
+}
+
+/** A module's text tables with the two ways to use them. */
+export interface Messages<K extends string> {
+  readonly namespace: string;
+  readonly catalog: Catalog<K>;
+  /** Renders keys in one language now (chat replies, CLI output). */
+  t(locale: Locale): Translate<K>;
+  /** A key and its parameters, rendered later in whatever language the reader has. */
+  text(key: K, params?: Params): LocalText;
+}
+
+export function defineMessages<K extends string>(
+  namespace: string,
+  en: Record<K, string>,
+  zhCN: Record<K, string>,
+): Messages<K> {
+  const catalog: Catalog<K> = { en, "zh-CN": zhCN };
+  return {
+    namespace,
+    catalog,
+    t: (locale) => translator(catalog, locale),
+    text: (key, params = {}) => ({
+      key: `${namespace}.${key}`,
+      params,
+      render: (locale) => interpolate(catalog[locale][key], params),
+    }),
+  };
+}
+
+/** Text that is the same in every language (a name, a path, a message a foreign system wrote). */
+export function literalText(text: string): LocalText {
+  return { key: "literal", params: { text }, render: () => text };
+}
+
+/** Text whose parts are texts: `join(" — ", a, b)` renders each part in the reader's language. */
+export function joinTexts(separator: string, ...parts: LocalText[]): LocalText {
+  return {
+    key: "joined",
+    params: {},
+    render: (locale) => parts.map((part) => part.render(locale)).join(separator),
+  };
+}
+
+export function isLocalText(value: unknown): value is LocalText {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as LocalText).key === "string" &&
+    typeof (value as LocalText).render === "function"
+  );
+}
 
 /** Replaces `{name}` placeholders; an unknown placeholder stays visible rather than vanishing. */
 export function interpolate(template: string, params: Params = {}): string {

@@ -30,4 +30,12 @@ export class RecentIds {
   get size(): number {
     return this.set.size;
   }
+
+  /** The ids, oldest first. */
+  *values(): IterableIterator<string> {
+    for (let i = 0; i < this.capacity; i++) {
+      const id = this.ring[(this.next + i) % this.capacity];
+      if (id !== undefined) yield id;
+    }
+  }
 }

@@ -125,3 +125,9 @@ function resetMs(headers: Record<string, unknown> | undefined): number | undefin
   const seconds = raw === undefined ? NaN : Number(raw);
   return Number.isFinite(seconds) && seconds >= 0 ? Math.max(200, Math.ceil(seconds * 1000)) : undefined;
 }
+
+/** Feishu's own code in an error of ours, whatever our code is. */
+export function feishuCodeOf(error: ClawbridgeError): number | undefined {
+  const details = error.details as { feishuCode?: unknown };
+  return typeof details.feishuCode === "number" ? details.feishuCode : undefined;
+}

@@ -1,5 +1,5 @@
 import * as lark from "@larksuiteoapi/node-sdk";
-import { ClawbridgeError, type Logger } from "../core/index.js";
+import { isClawbridgeError, type Logger } from "../core/index.js";
 import type {
   FeishuApi,
   PatchMessageRequest,
@@ -7,7 +7,7 @@ import type {
   SendMessageRequest,
   SentMessage,
 } from "./api.js";
-import { classifyFeishuBody, classifyFeishuError } from "./feishu-errors.js";
+import { classifyFeishuBody, classifyFeishuError, feishuCodeOf } from "./feishu-errors.js";
 import { sdkLogger } from "./sdk-logger.js";
 import type { BotInfo } from "./types.js";
 
@@ -181,9 +181,8 @@ export class SdkFeishuApi implements FeishuApi {
     } catch (error) {
       // The SDK keeps a cached tenant token until its own expiry, even when Feishu refuses
       // it: forget it and ask for a new one, once.
-      const code = (error as ClawbridgeError).details?.feishuCode;
-      if (!(error instanceof ClawbridgeError) || typeof code !== "number" || !STALE_TOKEN_CODES.has(code))
-        throw error;
+      const code = isClawbridgeError(error) ? feishuCodeOf(error) : undefined;
+      if (code === undefined || !STALE_TOKEN_CODES.has(code)) throw error;
       await this.tokenCache.set(lark.CTenantAccessToken, "", 1, { namespace: this.app.appId });
       return this.callOnce(operation, fn);
     }

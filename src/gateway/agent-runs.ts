@@ -239,7 +239,10 @@ export class AgentRuns {
           run.detached = true; // resumed after the next reconnect
           return;
         }
-        if (isClawbridgeError(error) && error.details.gatewayCode === "NOT_FOUND") {
+        if (
+          isClawbridgeError(error, "CB_GATEWAY_REQUEST_FAILED") &&
+          error.details.gatewayCode === "NOT_FOUND"
+        ) {
           run.fail(
             new ClawbridgeError(
               "CB_GATEWAY_RUN_FAILED",

@@ -50,7 +50,11 @@ export function approveCommand(url: string, requestId: string): string {
     : `${base} --url ws://127.0.0.1:${port} --token <your gateway token>`;
 }
 
-export function pairingError(node: string, url: string, requestId: string): ClawbridgeError {
+export function pairingError(
+  node: string,
+  url: string,
+  requestId: string,
+): ClawbridgeError<"CB_GATEWAY_PAIRING_REQUIRED"> {
   const command = approveCommand(url, requestId);
   return new ClawbridgeError(
     "CB_GATEWAY_PAIRING_REQUIRED",

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../core/index.js";
 import type { ParsedSessionKey } from "./session-key.js";
 
 /** Where a node's gateway link stands. */
@@ -31,7 +32,7 @@ export interface GatewayHealth {
   serverVersion?: string;
   protocol?: number;
   pairing?: PairingInfo;
-  lastError?: { code: string; message: string; fix?: string; at: number };
+  lastError?: { code: ErrorCode; message: string; fix?: string; at: number };
   /** Consecutive failed connection attempts. */
   failures: number;
 }

@@ -1,5 +1,11 @@
 import WebSocket from "ws";
-import { ClawbridgeError, silentLogger, type Logger, type SecretRegistry } from "../core/index.js";
+import {
+  ClawbridgeError,
+  silentLogger,
+  type GatewayRefusalDetails,
+  type Logger,
+  type SecretRegistry,
+} from "../core/index.js";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../core/index.js";
 import type { DeviceIdentity } from "./device-identity.js";
 import type { DeviceTokenStore } from "./device-tokens.js";
@@ -383,15 +389,16 @@ export class WsGatewayClient implements GatewayClient {
 
   private onConnectRefused(error: ClawbridgeError, generation: number): void {
     if (generation !== this.generation) return;
-    const details = (error.details.gatewayDetails ?? {}) as Record<string, unknown>;
-    const code = String(error.details.gatewayCode ?? "");
-    const detailCode = String(error.details.detailCode ?? "");
+    const refusal = error.details as Partial<GatewayRefusalDetails>;
+    const details = refusal.gatewayDetails ?? {};
+    const code = refusal.gatewayCode ?? "";
+    const detailCode = refusal.detailCode ?? "";
     if (code === "NOT_PAIRED" || detailCode === "PAIRING_REQUIRED") {
       const requestId = String(details.requestId ?? "");
       const refused = pairingError(this.node, this.options.url, requestId);
       if (this.pairing?.requestId !== requestId) {
         this.log.warn({ requestId, command: refused.details.command }, refused.describe());
-        this.pairing = { requestId, command: String(refused.details.command), since: Date.now() };
+        this.pairing = { requestId, command: refused.details.command, since: Date.now() };
       }
       this.recordError(refused);
       this.setState("pairing");

@@ -1,4 +1,6 @@
-import { appendUnderLock, type LockOptions } from "./io-thread.js";
+import { ClawbridgeError } from "../core/index.js";
+import { appendUnderLock, type LockOptions } from "./file-lock.js";
+import { mailboxMessages as t } from "./messages.js";
 
 /**
  * Appends whole lines to a mailbox file under its lock, all in one write. If the file does
@@ -9,7 +11,9 @@ export async function appendLines(file: string, lines: readonly string[], lock: 
   if (lines.length === 0) return;
   for (const line of lines) {
     if (line.includes("\n") || line.includes("\r"))
-      throw new Error("a mailbox line must not contain a line break");
+      throw new ClawbridgeError("CB_MAILBOX_INVALID_ENVELOPE", t.text("lineBreak"), {
+        fix: t.text("lineBreakFix"),
+      });
   }
   await appendUnderLock(file, lines.join("\n"), lock);
 }

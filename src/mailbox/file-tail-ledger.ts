@@ -1,37 +1,50 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { writeFileAtomic } from "../core/index.js";
+import { Journal, silentLogger, stateIoError, writeFileAtomic, type Logger } from "../core/index.js";
 import type { DeliveredEntry, InboxCheckpoint, InboxMemory, TailLedger } from "./tail-ledger.js";
 
 const ROTATION_MARK = "- rotated";
 
+export interface FileTailLedgerOptions {
+  /** Recent delivered entries kept per inbox; default 10,000. */
+  keepIds?: number;
+  logger?: Logger;
+}
+
+/** One inbox's delivered log: its journal and the recent lines a rewrite keeps. */
+interface DeliveredLog {
+  journal: Journal;
+  recent: string[];
+  /** The journal's load: a log first written now (a new inbox) starts with its header. */
+  loaded?: Promise<unknown>;
+}
+
 /**
  * The default ledger, under `state.dir/mailbox/`: `cursors.json` (all checkpoints, written
- * atomically) and `delivered/<inbox>.log` (append-only `<id> <end>` lines, compacted to the
- * most recent `keepIds` entries so it stays bounded).
+ * atomically) and `delivered/<inbox>.log`, a journal of `<id> <end>` lines and rotation
+ * marks per inbox, compacted to the most recent `keepIds` entries so it stays bounded.
  */
 export class FileTailLedger implements TailLedger {
   private readonly dir: string;
   private readonly cursorsFile: string;
+  private readonly keepIds: number;
+  private readonly log: Logger;
   private readonly checkpoints = new Map<string, InboxCheckpoint>();
-  private readonly logLines = new Map<string, number>();
+  private readonly logs = new Map<string, DeliveredLog>();
   private cursorsDirty = false;
   private cursorWrite: Promise<void> = Promise.resolve();
 
-  constructor(
-    stateDir: string,
-    private readonly keepIds = 10_000,
-  ) {
+  constructor(stateDir: string, options: FileTailLedgerOptions = {}) {
     this.dir = path.join(stateDir, "mailbox");
     this.cursorsFile = path.join(this.dir, "cursors.json");
-  }
-
-  private logFile(inbox: string): string {
-    return path.join(this.dir, "delivered", `${inbox}.log`);
+    this.keepIds = options.keepIds ?? 10_000;
+    this.log = (options.logger ?? silentLogger()).child({ component: "mailbox.ledger" });
   }
 
   async load(): Promise<Map<string, InboxMemory>> {
-    await fs.mkdir(path.join(this.dir, "delivered"), { recursive: true });
+    await fs.mkdir(path.join(this.dir, "delivered"), { recursive: true }).catch((error: unknown) => {
+      throw stateIoError(this.dir, error);
+    });
     const result = new Map<string, InboxMemory>();
     const cursors = await readJson(this.cursorsFile);
     for (const [inbox, value] of Object.entries(cursors)) {
@@ -44,25 +57,24 @@ export class FileTailLedger implements TailLedger {
       if (!name.endsWith(".log")) continue;
       const inbox = name.slice(0, -".log".length);
       const memory = result.get(inbox) ?? { deliveredIds: [], deliveredEnd: 0 };
-      const lines = (await fs.readFile(this.logFile(inbox), "utf8")).split("\n");
-      let count = 0;
+      const log = this.deliveredLog(inbox);
+      const loading = log.journal.load();
+      log.loaded = loading;
+      const { lines } = await loading;
       for (const line of lines) {
         if (line === ROTATION_MARK) {
           memory.deliveredEnd = 0;
           continue;
         }
-        const space = line.indexOf(" ");
-        if (space <= 0) continue; // a torn last line from a crash: the envelope is re-read and re-delivered
-        const end = Number(line.slice(space + 1));
-        if (!Number.isFinite(end)) continue;
-        memory.deliveredIds.push(line.slice(0, space));
-        memory.deliveredEnd = Math.max(memory.deliveredEnd, end);
-        count++;
+        const entry = parseEntry(line);
+        if (!entry) continue;
+        memory.deliveredIds.push(entry.id);
+        memory.deliveredEnd = Math.max(memory.deliveredEnd, entry.end);
       }
       if (memory.deliveredIds.length > this.keepIds) {
         memory.deliveredIds = memory.deliveredIds.slice(-this.keepIds);
       }
-      this.logLines.set(inbox, count);
+      this.remember(inbox, lines);
       result.set(inbox, memory);
     }
     return result;
@@ -70,25 +82,14 @@ export class FileTailLedger implements TailLedger {
 
   async recordDelivered(inbox: string, entries: readonly DeliveredEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    let text = "";
-    for (const entry of entries) text += `${entry.id} ${entry.end}\n`;
-    await fs.appendFile(this.logFile(inbox), text);
-    const lines = (this.logLines.get(inbox) ?? 0) + entries.length;
-    this.logLines.set(inbox, lines);
-    // Compacting rewrites the file: let it grow to ten times what is kept, so that is rare.
-    if (lines > this.keepIds * 10) await this.compact(inbox);
+    await this.write(
+      inbox,
+      entries.map((entry) => `${entry.id} ${entry.end}`),
+    );
   }
 
   async recordRotation(inbox: string): Promise<void> {
-    await fs.appendFile(this.logFile(inbox), `${ROTATION_MARK}\n`);
-  }
-
-  /** Keeps the newest `keepIds` entries; a rotation mark among them stays where it was. */
-  private async compact(inbox: string): Promise<void> {
-    const lines = (await fs.readFile(this.logFile(inbox), "utf8")).split("\n").filter((l) => l !== "");
-    const kept = lines.slice(-this.keepIds);
-    await writeFileAtomic(this.logFile(inbox), `${kept.join("\n")}\n`);
-    this.logLines.set(inbox, kept.length);
+    await this.write(inbox, [ROTATION_MARK]);
   }
 
   async saveCheckpoint(inbox: string, checkpoint: InboxCheckpoint): Promise<void> {
@@ -99,15 +100,55 @@ export class FileTailLedger implements TailLedger {
     await this.cursorWrite;
   }
 
+  async close(): Promise<void> {
+    await this.cursorWrite;
+    await Promise.all([...this.logs.values()].map((log) => log.journal.close()));
+  }
+
+  private async write(inbox: string, lines: string[]): Promise<void> {
+    const log = this.deliveredLog(inbox);
+    await (log.loaded ??= log.journal.load());
+    await log.journal.append(lines.map((line) => ({ line, apply: () => this.remember(inbox, [line]) })));
+  }
+
+  private deliveredLog(inbox: string): DeliveredLog {
+    let log = this.logs.get(inbox);
+    if (!log) {
+      const recent: string[] = [];
+      const journal = new Journal({
+        file: path.join(this.dir, "delivered", `${inbox}.log`),
+        kind: "delivered",
+        version: 1,
+        logger: this.log,
+        snapshot: () => recent.slice(-this.keepIds),
+        // Compacting rewrites the file: let it grow to ten times what is kept, so that is rare.
+        shouldCompact: (stats) => stats.lines > this.keepIds * 10,
+      });
+      log = { journal, recent };
+      this.logs.set(inbox, log);
+    }
+    return log;
+  }
+
+  /** Keeps the newest lines in memory for a rewrite; trimmed in steps, not per line. */
+  private remember(inbox: string, lines: readonly string[]): void {
+    const log = this.deliveredLog(inbox);
+    log.recent.push(...lines);
+    if (log.recent.length > 2 * this.keepIds) log.recent.splice(0, log.recent.length - this.keepIds);
+  }
+
   private async writeCursors(): Promise<void> {
     if (!this.cursorsDirty) return;
     this.cursorsDirty = false;
     await writeFileAtomic(this.cursorsFile, JSON.stringify(Object.fromEntries(this.checkpoints)));
   }
+}
 
-  async close(): Promise<void> {
-    await this.cursorWrite;
-  }
+function parseEntry(line: string): DeliveredEntry | undefined {
+  const space = line.lastIndexOf(" ");
+  if (space <= 0) return undefined;
+  const end = Number(line.slice(space + 1));
+  return Number.isFinite(end) ? { id: line.slice(0, space), end } : undefined;
 }
 
 async function readJson(file: string): Promise<Record<string, unknown>> {

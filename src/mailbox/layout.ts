@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { ClawbridgeError, isValidNodeName } from "../core/index.js";
+import { mailboxMessages as t } from "./messages.js";
 
 /** The seed's folder layout under the shared root. */
 export interface MailboxLayout {
@@ -27,8 +28,8 @@ export function assertNodeName(name: string, role = "node"): void {
   if (!isValidNodeName(name)) {
     throw new ClawbridgeError(
       "CB_MAILBOX_INVALID_NODE",
-      `${role} ${JSON.stringify(name)} is not a valid node name`,
-      { fix: 'use 1–63 letters, digits, "-" or "_", starting with a letter or digit' },
+      t.text("invalidNode", { role, name: JSON.stringify(name) }),
+      { fix: t.text("invalidNodeFix"), expose: true, details: { name, role } },
     );
   }
 }
@@ -58,15 +59,16 @@ export function statusPath(layout: MailboxLayout, node: string): string {
 
 /** Creates the folders on first use; the root itself must exist (a missing share is an error, not a folder to create). */
 export async function ensureLayout(layout: MailboxLayout): Promise<void> {
-  try {
-    const stat = await fs.stat(layout.root);
-    if (!stat.isDirectory()) throw new Error("not a directory");
-  } catch (cause) {
-    throw new ClawbridgeError(
-      "CB_MAILBOX_ROOT_MISSING",
-      `the shared folder ${layout.root} does not exist or is not a folder`,
-      { fix: "mount the share (or create the folder) and check mailbox.root", cause },
-    );
+  const isFolder = await fs.stat(layout.root).then(
+    (stat) => ({ ok: stat.isDirectory(), cause: undefined as unknown }),
+    (cause: unknown) => ({ ok: false, cause }),
+  );
+  if (!isFolder.ok) {
+    throw new ClawbridgeError("CB_MAILBOX_ROOT_MISSING", t.text("rootMissing", { root: layout.root }), {
+      fix: t.text("rootMissingFix"),
+      details: { root: layout.root },
+      cause: isFolder.cause,
+    });
   }
   await Promise.all(
     [layout.messagesDir, layout.tasksDir, layout.statusDir].map((dir) => fs.mkdir(dir, { recursive: true })),

@@ -1,33 +1,32 @@
 import { promises as fs } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import {
   createFileExclusive,
   ClawbridgeError,
   errnoCode,
+  heldLocks,
   isProcessAlive,
+  judgeLock,
+  parseLockRecord,
   silentLogger,
   systemClock,
-  translator,
+  thisProcess,
   writeFileAtomic,
-  type Catalog,
   type Clock,
-  type Locale,
+  type LockIdentity,
+  type LockRecord,
   type Logger,
-  type Translate,
+  type TimerHandle,
 } from "../core/index.js";
-import { withFileLock, type LockOptions } from "./io-thread.js";
+import { withFileLock, type LockOptions } from "./file-lock.js";
 import { assertNodeName, ensureLayout, mailboxLayout, type MailboxLayout } from "./layout.js";
+import { mailboxMessages as t } from "./messages.js";
 
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 export const DEFAULT_LEASE_HEARTBEAT_MS = 10_000;
 
-/** What `status/<self>.lock` holds. */
-export interface LeaseRecord {
-  host: string;
-  pid: number;
-  /** ISO 8601: when this holder took the lease. */
-  since: string;
+/** What `status/<self>.lock` holds: the one lock record, plus a heartbeat and the holder's version. */
+export interface LeaseRecord extends LockRecord {
   /** ISO 8601, by the holder's clock: its last renewal. Staleness goes by the file's mtime instead. */
   heartbeat: string;
   version?: string;
@@ -64,8 +63,6 @@ export interface LeaseOptions {
   logger?: Logger;
   /** Timestamps in the record and renewal bookkeeping; staleness never uses it. */
   clock?: Clock;
-  /** Language of the errors (the refusal is printed by the CLI); default en. */
-  locale?: Locale;
   /** Defaults to `process.kill(pid, 0)` (see {@link isProcessAlive}). */
   isAlive?: (pid: number) => boolean;
   /** Called once when the lease is lost. */
@@ -87,49 +84,6 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-type Key =
-  | "held"
-  | "heldUnreadable"
-  | "heldFix"
-  | "heldFixUnknown"
-  | "heldSelf"
-  | "lostTaken"
-  | "lostExpired"
-  | "lostFix";
-const messages: Catalog<Key> = {
-  "zh-CN": {
-    held: "共享文件夹 {root} 已由另一个 clawbridge 服务：{file} 由 {host} 上的进程 {pid} 持有，自 {since} 起，最近一次心跳 {heartbeat}（{ago} 秒前）",
-    heldUnreadable:
-      "共享文件夹 {root} 已由另一个 clawbridge 服务：{file} 已被占用（内容无法读取，{ago} 秒前写入）",
-    heldFix:
-      "先停止 {host} 上的 clawbridge（进程 {pid}）；如果它已经退出，等待 {ttl} 秒后再启动——超过这个时间没有心跳的租约会被接管。它运行期间切勿手动删除 {file}",
-    heldFixUnknown: "先停止使用这个共享文件夹的另一个 clawbridge；如果没有在运行的，等待 {ttl} 秒后再启动",
-    heldSelf: "本进程已经持有 {file}",
-    lostTaken: "失去了共享文件夹的租约 {file}：现在由 {host} 上的进程 {pid} 持有（自 {since} 起）",
-    lostExpired: "失去了共享文件夹的租约 {file}：已有 {ttl} 秒无法续约（{reason}）",
-    lostFix: "本 clawbridge 必须停止服务这个共享文件夹；确认只有一个 clawbridge 在使用它，然后重启本进程",
-  },
-  en: {
-    held: "the shared folder {root} is already served by another clawbridge: {file} is held by pid {pid} on {host} since {since}, last heartbeat {heartbeat} ({ago} s ago)",
-    heldUnreadable:
-      "the shared folder {root} is already served by another clawbridge: {file} is held (its content is unreadable; written {ago} s ago)",
-    heldFix:
-      "stop the clawbridge on {host} (pid {pid}) first; if it died, wait {ttl} s and start again — a lease without a heartbeat for that long is taken over. Never delete {file} by hand while it runs",
-    heldFixUnknown:
-      "stop the other clawbridge that uses this shared folder; if none runs, wait {ttl} s and start again",
-    heldSelf: "this process already holds {file}",
-    lostTaken: "lost the lease {file} on the shared folder: pid {pid} on {host} holds it now (since {since})",
-    lostExpired: "lost the lease {file} on the shared folder: it could not be renewed for {ttl} s ({reason})",
-    lostFix:
-      "this bridge must stop serving the shared folder; make sure only one clawbridge uses it, then restart this one",
-  },
-};
-
-/** Leases live in this process, so a second acquire of the same identity is refused rather than "taken over". */
-const heldHere = new Set<string>();
-/** The tail of each lease file's queue of guarded sections in this process. */
-const localQueue = new Map<string, Promise<void>>();
-
 /**
  * Claims the shared folder for this bridge: only one bridge may serve it. Creates
  * `status/<self>.lock` (O_EXCL) holding a {@link LeaseRecord} and rewrites it every
@@ -140,8 +94,10 @@ const localQueue = new Map<string, Promise<void>>();
  * - taken over at once when it is our own leftover: same host and a pid that is gone, or our
  *   own pid (a restarted container often gets the same pid).
  *
+ * Staleness follows the one rule of every lock (`judgeLock`), with `ttlMs` as its age limit.
+ *
  * Races: every read-decide-write (acquire, heartbeat, release) runs under the mailbox's
- * short O_EXCL file lock on the lease (`status/<self>.lock.lock`, see io-thread.ts), so two
+ * short O_EXCL file lock on the lease (`status/<self>.lock.lock`, see file-lock.ts), so two
  * starters cannot both judge a stale lease and both take it, and a heartbeat cannot
  * overwrite a takeover it has not seen. A takeover replaces the file by rename (readers see
  * the old or the new record, never half), a first claim creates it with O_EXCL. The guard
@@ -156,10 +112,7 @@ export async function acquireLease(options: LeaseOptions): Promise<Lease> {
   const ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_LEASE_HEARTBEAT_MS;
   if (!(heartbeatMs > 0 && heartbeatMs < ttlMs)) {
-    throw new ClawbridgeError(
-      "CB_USAGE",
-      `lease heartbeatMs (${heartbeatMs}) must be above 0 and below ttlMs (${ttlMs})`,
-    );
+    throw new ClawbridgeError("CB_USAGE", t.text("leaseBadTiming", { heartbeatMs, ttlMs }));
   }
   const lease = new FileLease(layout, options, ttlMs, heartbeatMs);
   await lease.acquire();
@@ -172,11 +125,10 @@ class FileLease implements Lease {
   lost: LeaseLoss | undefined;
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly t: Translate<Key>;
-  private readonly key: string;
+  private readonly identity: LockIdentity;
   private readonly guard: LockOptions;
   private readonly listeners = new Set<(loss: LeaseLoss) => void>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private chain: Promise<void> = Promise.resolve();
   private released = false;
   private lastRenewed = 0;
@@ -190,33 +142,34 @@ class FileLease implements Lease {
     this.file = path.join(layout.statusDir, `${options.self}.lock`);
     this.log = (options.logger ?? silentLogger()).child({ component: "lease", leaseFile: this.file });
     this.clock = options.clock ?? systemClock;
-    this.t = translator(messages, options.locale ?? "en");
+    this.identity = thisProcess({ host: options.host, pid: options.pid });
     const now = new Date(this.clock.now()).toISOString();
     this.record = {
-      host: options.host ?? os.hostname(),
-      pid: options.pid ?? process.pid,
+      ...this.identity,
       since: now,
       heartbeat: now,
       ...(options.version ? { version: options.version } : {}),
     };
-    this.key = `${this.file}\0${this.record.host}\0${this.record.pid}`;
-    // Held for milliseconds; a short wait keeps the shared I/O thread (which also serves appends) free.
-    this.guard = { staleMs: options.lockStaleMs ?? 10_000, timeoutMs: Math.min(5_000, heartbeatMs) };
+    // The guard is held for milliseconds; waiting longer than a heartbeat for it helps nobody.
+    this.guard = {
+      staleMs: options.lockStaleMs ?? 10_000,
+      timeoutMs: Math.min(5_000, heartbeatMs),
+      identity: this.identity,
+    };
     if (options.onLost) this.listeners.add(options.onLost);
   }
 
   async acquire(): Promise<void> {
-    if (heldHere.has(this.key)) {
-      throw new ClawbridgeError("CB_LEASE_HELD", this.t("heldSelf", { file: this.file }), {
+    // Claimed before the first await, so a concurrent acquire of the same identity is refused too.
+    if (!heldLocks.claim({ file: this.file, kind: "lease", ...this.identity, since: this.clock.now() })) {
+      throw new ClawbridgeError("CB_LEASE_HELD", t.text("leaseHeldSelf", { file: this.file }), {
         details: { leaseFile: this.file, holder: this.record },
       });
     }
-    // Claimed before the first await, so a concurrent acquire of the same identity is refused too.
-    heldHere.add(this.key);
     try {
       await this.claim();
     } catch (error) {
-      heldHere.delete(this.key);
+      heldLocks.release(this.file, this.identity);
       throw error;
     }
     this.lastRenewed = this.clock.now();
@@ -244,30 +197,28 @@ class FileLease implements Lease {
   /** Throws `CB_LEASE_HELD` unless the existing lease may be taken over (and logs why it is). */
   private judgeExisting(seen: SeenLease, serverNow: number): void {
     const previous = seen.record;
-    const ageMs = Math.max(0, serverNow - seen.mtimeMs);
-    const isAlive = this.options.isAlive ?? isProcessAlive;
-    if (previous && previous.host === this.record.host) {
-      if (previous.pid === this.record.pid) {
-        this.log.info({ previous }, "taking over this process's own leftover lease");
-        return;
-      }
-      if (!isAlive(previous.pid)) {
-        this.log.warn(
-          { previous },
-          `taking over our leftover lease: pid ${previous.pid} on this host is gone`,
-        );
-        return;
-      }
-    }
-    if (ageMs > this.ttlMs) {
+    const verdict = judgeLock(
+      seen,
+      this.identity,
+      { staleAfterMs: this.ttlMs, unreadableAfterMs: this.ttlMs },
+      serverNow,
+      this.options.isAlive ?? isProcessAlive,
+    );
+    if (!verdict.free) throw this.heldError(seen, verdict.ageMs);
+    if (verdict.why === "own-leftover") {
+      this.log.info({ previous }, "taking over this process's own leftover lease");
+    } else if (verdict.why === "holder-gone") {
+      this.log.warn(
+        { previous },
+        `taking over our leftover lease: pid ${previous?.pid} on this host is gone`,
+      );
+    } else {
       const who = previous ? `pid ${previous.pid} on ${previous.host}` : "an unreadable holder";
       this.log.warn(
-        { previous, silentForMs: Math.round(ageMs), ttlMs: this.ttlMs },
-        `taking over a stale lease from ${who}: no heartbeat for ${seconds(ageMs)} s`,
+        { previous, silentForMs: Math.round(verdict.ageMs), ttlMs: this.ttlMs },
+        `taking over a stale lease from ${who}: no heartbeat for ${seconds(verdict.ageMs)} s`,
       );
-      return;
     }
-    throw this.heldError(seen, ageMs);
   }
 
   private heldError(seen: SeenLease | undefined, ageMs: number): ClawbridgeError {
@@ -279,20 +230,20 @@ class FileLease implements Lease {
       ttl: seconds(this.ttlMs),
     };
     const message = holder
-      ? this.t("held", {
+      ? t.text("leaseHeld", {
           ...common,
           host: holder.host,
           pid: holder.pid,
           since: holder.since,
           heartbeat: holder.heartbeat,
         })
-      : this.t("heldUnreadable", common);
+      : t.text("leaseHeldUnreadable", common);
     const fix = holder
-      ? this.t("heldFix", { ...common, host: holder.host, pid: holder.pid })
-      : this.t("heldFixUnknown", common);
+      ? t.text("leaseHeldFix", { ...common, host: holder.host, pid: holder.pid })
+      : t.text("leaseHeldFixUnknown", common);
     return new ClawbridgeError("CB_LEASE_HELD", message, {
       fix,
-      details: { leaseFile: this.file, holder, ttlMs: this.ttlMs },
+      details: { leaseFile: this.file, ...(holder ? { holder } : {}), ttlMs: this.ttlMs },
     });
   }
 
@@ -316,7 +267,7 @@ class FileLease implements Lease {
     this.released = true;
     this.stopTimer();
     await this.chain;
-    heldHere.delete(this.key);
+    heldLocks.release(this.file, this.identity);
     if (this.lost) return;
     try {
       await this.guarded(async () => {
@@ -336,7 +287,7 @@ class FileLease implements Lease {
 
   private schedule(): void {
     if (this.released || this.lost) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.heartbeat().then(() => this.schedule());
     }, this.heartbeatMs);
@@ -344,7 +295,7 @@ class FileLease implements Lease {
   }
 
   private stopTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -382,22 +333,22 @@ class FileLease implements Lease {
   private lose(reason: LeaseLoss["reason"], holder: LeaseRecord | undefined, why = ""): void {
     if (this.lost) return;
     this.stopTimer();
-    heldHere.delete(this.key);
+    heldLocks.release(this.file, this.identity);
     const message =
       reason === "taken-over"
-        ? this.t("lostTaken", {
+        ? t.text("leaseLostTaken", {
             file: this.file,
             host: holder?.host ?? "?",
             pid: holder?.pid ?? "?",
             since: holder?.since ?? "?",
           })
-        : this.t("lostExpired", { file: this.file, ttl: seconds(this.ttlMs), reason: why });
+        : t.text("leaseLostExpired", { file: this.file, ttl: seconds(this.ttlMs), reason: why });
     const error = new ClawbridgeError("CB_LEASE_LOST", message, {
-      fix: this.t("lostFix"),
-      details: { leaseFile: this.file, holder, reason },
+      fix: t.text("leaseLostFix"),
+      details: { leaseFile: this.file, ...(holder ? { holder } : {}), reason },
     });
     this.lost = { reason, holder, error };
-    this.log.error({ code: error.code, reason, holder }, message);
+    this.log.error({ code: error.code, reason, holder }, error.message);
     for (const listener of this.listeners) {
       try {
         listener(this.lost);
@@ -409,30 +360,19 @@ class FileLease implements Lease {
   }
 
   private guarded<T>(fn: () => Promise<T>): Promise<T> {
-    // Queued per file inside this process first: the I/O thread serves lock requests in
-    // order, so a second in-process waiter would hold it up until the timeout.
-    const previous = localQueue.get(this.file) ?? Promise.resolve();
-    const run = previous.then(() => withFileLock(this.file, this.guard, fn));
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    localQueue.set(this.file, settled);
-    void settled.then(() => {
-      if (localQueue.get(this.file) === settled) localQueue.delete(this.file);
-    });
-    return run;
+    // withFileLock queues this process's own callers per file, then takes the file lock.
+    return withFileLock(this.file, this.guard, fn);
   }
 
   /**
    * "Now" by the file server's clock: the mtime of the guard lock we hold, created a moment
-   * ago on the same share — the io-thread lock's technique without an extra probe file.
+   * ago on the same share — `serverNow`'s technique without an extra probe file.
    */
   private async serverNow(): Promise<number> {
     try {
       return (await fs.stat(`${this.file}.lock`)).mtimeMs;
     } catch {
-      return Date.now();
+      return this.clock.now();
     }
   }
 }
@@ -454,19 +394,16 @@ async function readLease(file: string): Promise<SeenLease | undefined> {
 }
 
 function parseRecord(text: string): LeaseRecord | undefined {
-  try {
-    const parsed = JSON.parse(text.replace(/^\uFEFF/, "")) as Partial<LeaseRecord>;
-    if (typeof parsed.host !== "string" || typeof parsed.pid !== "number") return undefined;
-    return {
-      host: parsed.host,
-      pid: parsed.pid,
-      since: String(parsed.since ?? "?"),
-      heartbeat: String(parsed.heartbeat ?? parsed.since ?? "?"),
-      ...(typeof parsed.version === "string" ? { version: parsed.version } : {}),
-    };
-  } catch {
-    return undefined;
-  }
+  const record = parseLockRecord<LeaseRecord>(text);
+  if (!record) return undefined;
+  const { host, pid, since, heartbeat, version } = record;
+  return {
+    host,
+    pid,
+    since,
+    heartbeat: String(heartbeat ?? since),
+    ...(typeof version === "string" ? { version } : {}),
+  };
 }
 
 /** Whose lease it is: the heartbeat changes, the holder does not. */
@@ -479,7 +416,7 @@ function serialize(record: LeaseRecord): string {
 }
 
 function requireRoot(root: string | undefined): string {
-  if (root === undefined) throw new ClawbridgeError("CB_USAGE", "acquireLease needs root or layout");
+  if (root === undefined) throw new ClawbridgeError("CB_USAGE", t.text("leaseNeedsRoot"));
   return root;
 }
 

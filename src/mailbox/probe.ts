@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { errnoCode } from "../core/index.js";
-import { withFileLock } from "./io-thread.js";
+import { withFileLock } from "./file-lock.js";
 import { mailboxLayout } from "./layout.js";
 import { decideWatchMode, type WatchSetting } from "./watch-mode.js";
 

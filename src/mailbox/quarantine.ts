@@ -1,5 +1,5 @@
-import { promises as fs } from "node:fs";
 import path from "node:path";
+import { Journal, readJournalLines, type Logger } from "../core/index.js";
 
 /** One line that could not be read as an envelope, kept with where it was and why. */
 export interface QuarantineRecord {
@@ -17,48 +17,63 @@ export interface QuarantineRecord {
 
 export interface QuarantineSink {
   put(record: QuarantineRecord): Promise<void>;
+  /** Waits for pending writes and lets go of the file. */
+  close?(): Promise<void>;
 }
 
+export const QUARANTINE_FILE = "quarantine.jsonl";
+
 /**
- * `state.dir/quarantine.jsonl`, bounded: past `maxBytes` it is rotated to
- * `quarantine.1.jsonl` (one generation kept), so a flood of bad lines cannot fill the disk.
+ * `state.dir/quarantine.jsonl`, a journal bounded by size: past `maxBytes` it is rewritten
+ * with its newest records (half of `maxBytes`), so a flood of bad lines cannot fill the disk
+ * and the latest problems are always there to read.
  */
 export class FileQuarantine implements QuarantineSink {
   readonly file: string;
-  private size: number | undefined;
+  private readonly journal: Journal;
+  private loaded: Promise<unknown> | undefined;
 
   constructor(
     stateDir: string,
     private readonly maxBytes = 8 * 1024 * 1024,
+    logger?: Logger,
   ) {
-    this.file = path.join(stateDir, "quarantine.jsonl");
+    this.file = path.join(stateDir, QUARANTINE_FILE);
+    this.journal = new Journal({
+      file: this.file,
+      kind: "quarantine",
+      version: 1,
+      logger,
+      snapshot: () => this.newest(),
+      shouldCompact: (stats) => stats.bytes > this.maxBytes,
+    });
   }
 
   async put(record: QuarantineRecord): Promise<void> {
-    const line = `${JSON.stringify(record)}\n`;
-    if (this.size === undefined) {
-      await fs.mkdir(path.dirname(this.file), { recursive: true });
-      this.size = await fs.stat(this.file).then(
-        (s) => s.size,
-        () => 0,
-      );
-    }
-    if (this.size + line.length > this.maxBytes) {
-      await fs.rename(this.file, this.file.replace(/\.jsonl$/, ".1.jsonl")).catch(() => undefined);
-      this.size = 0;
-    }
-    await fs.appendFile(this.file, line);
-    this.size += Buffer.byteLength(line);
+    await (this.loaded ??= this.journal.load());
+    await this.journal.append({ line: JSON.stringify(record) });
   }
 
-  /** How many records the current file holds (for `doctor`). */
+  close(): Promise<void> {
+    return this.journal.close();
+  }
+
+  /** How many records the file holds (for `doctor`). */
   static async count(stateDir: string): Promise<number> {
-    try {
-      const text = await fs.readFile(path.join(stateDir, "quarantine.jsonl"), "utf8");
-      return text.split("\n").filter((line) => line.trim() !== "").length;
-    } catch {
-      return 0;
+    return (await readJournalLines(path.join(stateDir, QUARANTINE_FILE)).catch(() => [])).length;
+  }
+
+  /** The newest records that fit in half of `maxBytes`: what a rewrite keeps. */
+  private async newest(): Promise<string[]> {
+    const lines = await readJournalLines(this.file).catch(() => [] as string[]);
+    const kept: string[] = [];
+    let bytes = 0;
+    for (let i = lines.length - 1; i >= 0; i--) {
+      bytes += Buffer.byteLength(lines[i]!) + 1;
+      if (bytes > this.maxBytes / 2) break;
+      kept.push(lines[i]!);
     }
+    return kept.reverse();
   }
 }
 

@@ -12,7 +12,8 @@ import {
   type Logger,
 } from "../core/index.js";
 import { appendLines } from "./appender.js";
-import type { LockOptions } from "./io-thread.js";
+import { mailboxMessages } from "./messages.js";
+import type { LockOptions } from "./file-lock.js";
 import { FileTailLedger } from "./file-tail-ledger.js";
 import { assertNodeName, ensureLayout, inboxPath, mailboxLayout, type MailboxLayout } from "./layout.js";
 import { FileQuarantine, type QuarantineSink } from "./quarantine.js";
@@ -101,10 +102,8 @@ export class FsMailboxStore implements MailboxStore {
       const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "envelope"}: ${i.message}`);
       throw new ClawbridgeError(
         "CB_MAILBOX_INVALID_ENVELOPE",
-        `not a valid envelope: ${problems.join("; ")}`,
-        {
-          fix: "check the fields named above",
-        },
+        mailboxMessages.text("invalidEnvelope", { problems: problems.join("; ") }),
+        { fix: mailboxMessages.text("invalidEnvelopeFix"), expose: true, details: { problems } },
       );
     }
     const envelope = parsed.data as Envelope;

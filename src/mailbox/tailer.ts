@@ -304,5 +304,6 @@ export class Tailer {
     await Promise.allSettled([...this.running.values()]);
     await this.saveCheckpoints();
     await this.options.ledger.close();
+    await this.options.quarantine.close?.();
   }
 }

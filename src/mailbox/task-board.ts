@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
-import { errnoCode, translator, writeFileAtomic, type Catalog, type Locale } from "../core/index.js";
-import { withFileLock, type LockOptions } from "./io-thread.js";
+import { DEFAULT_LOCALE, errnoCode, writeFileAtomic, type Locale } from "../core/index.js";
+import { withFileLock, type LockOptions } from "./file-lock.js";
+import { mailboxMessages } from "./messages.js";
 import type { MailboxLayout } from "./layout.js";
 
 export const TASK_BLOCK_BEGIN = "<!-- clawbridge:tasks:begin -->";
@@ -17,46 +18,20 @@ export interface TaskBoardEntry {
   updatedAt: string;
 }
 
-type Key = "heading" | "note" | "empty" | "id" | "node" | "state" | "title" | "requestedBy" | "updatedAt";
-const messages: Catalog<Key> = {
-  "zh-CN": {
-    heading: "### clawbridge 任务",
-    note: "_此区块由 clawbridge 维护，区块内的修改会被覆盖；区块外的内容会保留。_",
-    empty: "（暂无任务）",
-    id: "任务",
-    node: "节点",
-    state: "状态",
-    title: "内容",
-    requestedBy: "发起人",
-    updatedAt: "更新时间",
-  },
-  en: {
-    heading: "### clawbridge tasks",
-    note: "_This block is maintained by clawbridge; edits inside it are overwritten, everything outside it is kept._",
-    empty: "(no tasks yet)",
-    id: "Task",
-    node: "Node",
-    state: "State",
-    title: "Prompt",
-    requestedBy: "Requested by",
-    updatedAt: "Updated",
-  },
-};
-
 function cell(text: string, max = 80): string {
   const flat = text.replace(/\r?\n/g, " ").replace(/\|/g, "\\|").trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 /** The block's Markdown, markers included. */
-export function renderTaskBlock(entries: readonly TaskBoardEntry[], locale: Locale = "zh-CN"): string {
-  const t = translator(messages, locale);
-  const lines = [TASK_BLOCK_BEGIN, t("heading"), "", t("note"), ""];
+export function renderTaskBlock(entries: readonly TaskBoardEntry[], locale: Locale = DEFAULT_LOCALE): string {
+  const t = mailboxMessages.t(locale);
+  const lines = [TASK_BLOCK_BEGIN, t("boardHeading"), "", t("boardNote"), ""];
   if (entries.length === 0) {
-    lines.push(t("empty"));
+    lines.push(t("boardEmpty"));
   } else {
     lines.push(
-      `| ${t("id")} | ${t("node")} | ${t("state")} | ${t("title")} | ${t("requestedBy")} | ${t("updatedAt")} |`,
+      `| ${t("boardId")} | ${t("boardNode")} | ${t("boardState")} | ${t("boardTitle")} | ${t("boardRequestedBy")} | ${t("boardUpdatedAt")} |`,
     );
     lines.push("|---|---|---|---|---|---|");
     for (const e of entries) {
@@ -91,7 +66,7 @@ export async function updateTaskBoard(
   layout: MailboxLayout,
   entries: readonly TaskBoardEntry[],
   lock: LockOptions,
-  locale: Locale = "zh-CN",
+  locale: Locale = DEFAULT_LOCALE,
 ): Promise<void> {
   await fs.mkdir(layout.tasksDir, { recursive: true });
   await withFileLock(layout.taskBoardFile, lock, async () => {

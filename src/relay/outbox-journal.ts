@@ -42,43 +42,50 @@ export const journalRecordSchema = z.discriminatedUnion("op", [
 
 export type JournalRecord = z.infer<typeof journalRecordSchema>;
 
+/** The journal kind and format version of an outbox file (its header line). */
+export const OUTBOX_JOURNAL = { kind: "outbox", version: 1 } as const;
+
+/** One line as a record; undefined for a line that is not one (never written by us). */
+export function parseJournalRecord(line: string): JournalRecord | undefined {
+  try {
+    const parsed = journalRecordSchema.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface JournalContents {
   records: JournalRecord[];
-  /** Bytes up to and including the last newline: what a repair truncates to. */
-  completeBytes: number;
   /** The file ended in a line without its newline (a write cut short by a crash). */
   torn: boolean;
   /** Complete lines that were not a record (never written by us; skipped). */
   bad: number;
 }
 
-const NEWLINE = 0x0a;
-
-/** Reads a journal; a missing file is an empty one, and a last line without its newline does not count. */
+/**
+ * Reads an outbox file as it is on disk, without changing it (tests and tools; the outbox
+ * itself reads through its `Journal`). A missing file is an empty one; the header line and
+ * a last line without its newline do not count.
+ */
 export async function readJournal(file: string): Promise<JournalContents> {
-  let data: Buffer;
+  let text: string;
   try {
-    data = await fs.readFile(file);
+    text = await fs.readFile(file, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    return { records: [], completeBytes: 0, torn: false, bad: 0 };
+    return { records: [], torn: false, bad: 0 };
   }
-  const completeBytes = data.lastIndexOf(NEWLINE) + 1;
+  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
   const records: JournalRecord[] = [];
   let bad = 0;
-  for (const line of data.subarray(0, completeBytes).toString("utf8").split("\n")) {
-    if (line === "") continue;
-    let parsed: ReturnType<typeof journalRecordSchema.safeParse>;
-    try {
-      parsed = journalRecordSchema.safeParse(JSON.parse(line));
-    } catch {
-      bad++;
-      continue;
-    }
-    if (parsed.success) records.push(parsed.data);
+  for (const line of complete.split("\n")) {
+    if (line === "" || line.startsWith('{"journal":')) continue;
+    const record = parseJournalRecord(line);
+    if (record) records.push(record);
     else bad++;
   }
-  return { records, completeBytes, torn: completeBytes < data.length, bad };
+  return { records, torn: complete.length < text.length, bad };
 }
 
 /**

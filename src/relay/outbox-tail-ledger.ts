@@ -1,7 +1,6 @@
-import { promises as fs } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { silentLogger, writeFileAtomic, type Logger } from "../core/index.js";
+import { Journal, silentLogger, type Logger } from "../core/index.js";
 import {
   FileTailLedger,
   type DeliveredEntry,
@@ -60,8 +59,7 @@ export class OutboxTailLedger implements TailLedger {
   private readonly keepIds: number;
   private readonly log: Logger;
   private readonly inboxes = new Map<string, LedgerRecord[]>();
-  private lines = 0;
-  private writes: Promise<void> = Promise.resolve();
+  private readonly journal: Journal;
 
   constructor(
     stateDir: string,
@@ -69,18 +67,26 @@ export class OutboxTailLedger implements TailLedger {
     options: OutboxTailLedgerOptions = {},
   ) {
     this.file = path.join(stateDir, "mailbox", "outbox-ledger.jsonl");
-    this.checkpoints = new FileTailLedger(stateDir);
+    this.checkpoints = new FileTailLedger(stateDir, { logger: options.logger });
     this.keepIds = options.keepIds ?? 10_000;
     this.log = (options.logger ?? silentLogger()).child({ component: "relay.outbox-ledger" });
+    this.journal = new Journal({
+      file: this.file,
+      kind: "outbox-ledger",
+      version: 1,
+      logger: this.log,
+      snapshot: () => this.snapshot(),
+      // Rewritten once the lines a rewrite would drop outnumber what one inbox keeps.
+      shouldCompact: (stats) => stats.lines - this.kept() > this.keepIds,
+    });
   }
 
   async load(): Promise<Map<string, InboxMemory>> {
     // Only the checkpoints: delivered logs a `FileTailLedger` once kept are not ours to trust.
     const saved = await this.checkpoints.load();
-    const { torn } = await this.readJournal();
-    if (torn) {
-      this.log.warn({ file: this.file }, "outbox ledger had an incomplete last line; it was ignored");
-      await this.compact();
+    for (const line of (await this.journal.load()).lines) {
+      const record = parseRecord(line);
+      if (record) this.remember(record);
     }
     // Sourced items by inbox: `seq` tells those put before the inbox's last rotation.
     const sourced = new Map<string, { target: string; id: string; end: number; seq: number }[]>();
@@ -146,29 +152,8 @@ export class OutboxTailLedger implements TailLedger {
   }
 
   async close(): Promise<void> {
-    await this.writes;
+    await this.journal.close();
     await this.checkpoints.close();
-  }
-
-  private async readJournal(): Promise<{ torn: boolean }> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    const text = await fs.readFile(this.file, "utf8").catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return "";
-      throw error;
-    });
-    const complete = text.slice(0, text.lastIndexOf("\n") + 1);
-    for (const line of complete.split("\n")) {
-      if (line === "") continue;
-      let parsed: ReturnType<typeof recordSchema.safeParse> | undefined;
-      try {
-        parsed = recordSchema.safeParse(JSON.parse(line));
-      } catch {
-        parsed = undefined;
-      }
-      if (parsed?.success) this.remember(parsed.data);
-      this.lines++;
-    }
-    return { torn: complete.length < text.length };
   }
 
   /** Keeps a record in memory: per inbox the newest `keepIds` entries and the last rotation mark, in order. */
@@ -192,28 +177,34 @@ export class OutboxTailLedger implements TailLedger {
   }
 
   private append(records: LedgerRecord[]): Promise<void> {
-    if (records.length === 0) return this.writes;
-    const write = this.writes.then(async () => {
-      await fs.appendFile(this.file, records.map((record) => `${JSON.stringify(record)}\n`).join(""));
-      for (const record of records) this.remember(record);
-      this.lines += records.length;
-      let kept = 0;
-      for (const inboxRecords of this.inboxes.values()) kept += inboxRecords.length;
-      // Rewritten once the lines a rewrite would drop outnumber what one inbox keeps.
-      if (this.lines - kept > this.keepIds) await this.compact();
-    });
-    this.writes = write.catch(() => undefined);
-    return write;
+    if (records.length === 0) return this.journal.idle();
+    return this.journal.append(
+      records.map((record) => ({ line: JSON.stringify(record), apply: () => this.remember(record) })),
+    );
   }
 
-  private async compact(): Promise<void> {
-    let text = "";
+  private kept(): number {
+    let kept = 0;
+    for (const inboxRecords of this.inboxes.values()) kept += inboxRecords.length;
+    return kept;
+  }
+
+  private snapshot(): string[] {
+    const lines: string[] = [];
     for (const [inbox, records] of this.inboxes) {
       const kept = this.trim(records);
       this.inboxes.set(inbox, kept);
-      for (const record of kept) text += `${JSON.stringify(record)}\n`;
+      for (const record of kept) lines.push(JSON.stringify(record));
     }
-    await writeFileAtomic(this.file, text);
-    this.lines = text === "" ? 0 : text.split("\n").length - 1;
+    return lines;
+  }
+}
+
+function parseRecord(line: string): LedgerRecord | undefined {
+  try {
+    const parsed = recordSchema.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,9 +1,13 @@
-import { promises as fs } from "node:fs";
 import path from "node:path";
-import { ClawbridgeError, silentLogger, systemClock, type Clock, type Logger } from "../core/index.js";
-import { outboxFileName, readJournal, type JournalRecord, type OutboxSource } from "./outbox-journal.js";
+import { internalError, Journal, silentLogger, systemClock, type Clock, type Logger } from "../core/index.js";
+import {
+  OUTBOX_JOURNAL,
+  outboxFileName,
+  parseJournalRecord,
+  type JournalRecord,
+  type OutboxSource,
+} from "./outbox-journal.js";
 import type { OutboxItem, OutboxOptions, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
-import { JournalWriter } from "./outbox-writer.js";
 
 export type { OutboxSource } from "./outbox-journal.js";
 export type { OutboxItem, OutboxOptions, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
@@ -20,14 +24,14 @@ interface DoneInfo {
 
 /**
  * A durable, bounded, ordered queue of work for one target, in `state.dir/outbox/<target>.jsonl`:
- * an append-only journal of `put` and `done` records (see `outbox-journal.ts`), replayed by
- * `load` and rewritten atomically (pending items + remembered done ids) once the lines that
- * rewrite would drop exceed twice the capacity (about one per `done`), so the file stays bounded.
+ * a `Journal` of `put` and `done` records (see `outbox-journal.ts`), replayed by `load` and
+ * rewritten atomically (pending items + remembered done ids) once the lines that rewrite
+ * would drop exceed twice the capacity (about one per `done`), so the file stays bounded.
  *
  * Memory changes only after the record that says so is written: a `put` or `done` that
  * resolved survives a crash, one that did not may or may not, and nothing done comes
  * back. Records from calls made while a write is under way go out together in the next
- * one (group commit, `JournalWriter`), so a burst costs a few appends, not one per item.
+ * one (the journal's group commit), so a burst costs a few appends, not one per item.
  */
 export class Outbox<T> {
   readonly target: string;
@@ -46,9 +50,8 @@ export class Outbox<T> {
   /** Ids whose `put` / `done` is being written, with the write that carries it. */
   private readonly putting = new Map<string, Promise<void>>();
   private readonly finishing = new Map<string, Promise<void>>();
-  private readonly writer: JournalWriter;
+  private readonly journal: Journal;
   private lastSeq = 0;
-  private compactions = 0;
   private state: "new" | "open" | "closed" = "new";
 
   constructor(options: OutboxOptions<T>) {
@@ -62,37 +65,33 @@ export class Outbox<T> {
     this.log = (options.logger ?? silentLogger()).child({ component: "relay.outbox", target: this.target });
     this.clock = options.clock ?? systemClock;
     this.laneOf = options.laneOf as ((payload: unknown) => string) | undefined;
-    this.writer = new JournalWriter(this.file, async () => {
-      if (!this.overgrown()) return;
-      // The batch is written either way: a failed rewrite leaves the longer journal, still valid.
-      await this.compact().catch((error: unknown) =>
-        this.log.warn({ err: error, file: this.file }, "compacting the outbox journal failed; will retry"),
-      );
+    this.journal = new Journal({
+      file: this.file,
+      ...OUTBOX_JOURNAL,
+      logger: this.log,
+      snapshot: () => this.snapshot(),
+      shouldCompact: () => this.overgrown(),
     });
   }
 
   /** Replays the journal: pending items in enqueue order; a torn last line is ignored (and cut off). */
   async load(): Promise<void> {
-    if (this.state !== "new") {
-      throw new ClawbridgeError("CB_INTERNAL", `outbox ${this.target} is already loaded`, { expose: false });
+    if (this.state !== "new") throw internalError(`outbox ${this.target} is already loaded`);
+    const { lines } = await this.journal.load();
+    let bad = 0;
+    for (const line of lines) {
+      const record = parseJournalRecord(line);
+      if (record) this.replay(record);
+      else bad++;
     }
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    const journal = await readJournal(this.file);
-    for (const record of journal.records) this.replay(record);
-    this.writer.reset(journal.records.length, journal.completeBytes);
     this.state = "open";
-    if (journal.torn || journal.bad > 0) {
-      this.log.warn(
-        { file: this.file, torn: journal.torn, bad: journal.bad },
-        "outbox journal had an incomplete or unreadable line; it was ignored",
-      );
-    }
+    if (bad > 0)
+      this.log.warn({ file: this.file, bad }, "outbox journal had unreadable lines; they were ignored");
     if (this.items.size > this.capacity) {
       // A lowered `outboxPerNode`: what was accepted stays; new puts overflow until it drains.
       this.log.warn({ pending: this.items.size, capacity: this.capacity }, "outbox holds more than capacity");
     }
-    // Rewriting drops the torn fragment, so the next append starts on a line of its own.
-    if (journal.torn || journal.bad > 0 || this.overgrown()) await this.compact();
+    if (bad > 0 || this.overgrown()) await this.journal.compact();
   }
 
   /**
@@ -120,7 +119,7 @@ export class Outbox<T> {
       const seq = ++this.lastSeq;
       const json = jsons[index]!;
       const pending: Pending<T> = { item: JSON.parse(json) as OutboxItem<T>, seq };
-      const written = this.writer.add({
+      const written = this.journal.append({
         line: `{"op":"put","seq":${seq},"item":${json}}`,
         apply: () => {
           this.putting.delete(id);
@@ -171,7 +170,7 @@ export class Outbox<T> {
     const entry = this.items.get(id);
     if (!entry) return;
     const info: DoneInfo = { seq: entry.seq, source: entry.item.source };
-    const written = this.writer.add({
+    const written = this.journal.append({
       line: JSON.stringify({ op: "done", id, ...info }),
       apply: () => {
         this.finishing.delete(id);
@@ -226,22 +225,27 @@ export class Outbox<T> {
 
   /** Counters for status and tests. */
   stats(): OutboxStats {
-    const { target, capacity, compactions } = this;
-    const { writes, lines } = this.writer;
-    return { target, pending: this.items.size, capacity, writes, compactions, lines };
+    const { writes, lines, compactions } = this.journal.counters;
+    return {
+      target: this.target,
+      pending: this.items.size,
+      capacity: this.capacity,
+      writes,
+      compactions,
+      lines,
+    };
   }
 
   /** Waits for the writes under way; later calls to `put` and `done` fail. */
   async close(): Promise<void> {
     if (this.state === "closed") return;
     this.state = "closed";
-    await this.writer.idle();
+    await this.journal.close();
   }
 
   private assertOpen(): void {
     if (this.state === "open") return;
-    const problem = this.state === "new" ? "is not loaded" : "is closed";
-    throw new ClawbridgeError("CB_INTERNAL", `outbox ${this.target} ${problem}`, { expose: false });
+    throw internalError(`outbox ${this.target} ${this.state === "new" ? "is not loaded" : "is closed"}`);
   }
 
   /** Applies one journal record as it reads: later records win, as they did when written. */
@@ -303,23 +307,22 @@ export class Outbox<T> {
    * and never grows past its snapshot (≤ 1 + rememberDone + pending lines) plus that.
    */
   private overgrown(): boolean {
-    return this.writer.lines - (1 + this.doneIds.size + this.items.size) > 2 * this.capacity;
+    return this.journal.counters.lines - (1 + this.doneIds.size + this.items.size) > 2 * this.capacity;
   }
 
   /**
-   * Rewrites the journal as what it means now: a header with the last `seq`, the
-   * remembered done ids (oldest first), then the pending items in order. Runs between
-   * writes, never during one, so nothing written is lost to the rewrite.
+   * What the journal means now, for a rewrite: a `compacted` mark with the last `seq`, the
+   * remembered done ids (oldest first), then the pending items in order. The journal runs
+   * it between writes, never during one, so nothing written is lost to the rewrite.
    */
-  private async compact(): Promise<void> {
+  private snapshot(): string[] {
     const lines = [JSON.stringify({ op: "compacted", seq: this.lastSeq, at: this.clock.now() })];
     for (const [id, info] of this.doneIds) lines.push(JSON.stringify({ op: "done", id, ...info }));
     for (const { item, seq } of this.items.values()) {
       lines.push(JSON.stringify({ op: "put", seq, item: storedItem(item) }));
     }
-    await this.writer.rewrite(lines);
-    this.compactions++;
     this.log.debug({ lines: lines.length, pending: this.items.size }, "outbox journal compacted");
+    return lines;
   }
 }
 

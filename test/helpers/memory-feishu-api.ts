@@ -89,7 +89,9 @@ const WINDOW_MS = 1000;
 /** Errors shaped like `classifyFeishuError`'s, for `failNext`. */
 export const feishuErrors = {
   server: (status = 500) =>
-    new ClawbridgeError("CB_FEISHU_SERVER", `Feishu answered HTTP ${status}`, { details: { status } }),
+    new ClawbridgeError("CB_FEISHU_SERVER", `Feishu answered HTTP ${status}`, {
+      details: { httpStatus: status },
+    }),
   network: () => new ClawbridgeError("CB_FEISHU_NETWORK", "Feishu did not answer (ECONNRESET)"),
   rateLimited: ({
     retryAfterMs,

@@ -97,22 +97,21 @@ function failure(
   id: (what: string) => string,
   error: unknown,
 ): DoctorCheck {
+  if (isClawbridgeError(error, "CB_GATEWAY_PAIRING_REQUIRED")) {
+    return {
+      section: "nodes",
+      id: id("paired"),
+      label: label(ctx.t("checkPaired")),
+      ok: false,
+      detail: ctx.t("nodePairing", { requestId: error.details.requestId }),
+      fix: ctx.t("fixPairing", { command: error.details.command, node }),
+    };
+  }
   const known: ClawbridgeError | undefined = isClawbridgeError(error) ? error : undefined;
-  const details = known?.details ?? {};
   switch (known?.code) {
-    case "CB_GATEWAY_PAIRING_REQUIRED":
-      return {
-        section: "nodes",
-        id: id("paired"),
-        label: label(ctx.t("checkPaired")),
-        ok: false,
-        detail: ctx.t("nodePairing", { requestId: String(details.requestId) }),
-        fix: ctx.t("fixPairing", { command: String(details.command), node }),
-      };
     case "CB_GATEWAY_AUTH": {
-      const where = details.tokenSource
-        ? ctx.t("envVar", { name: String(details.tokenSource) })
-        : `nodes[].token (${node})`;
+      const { tokenSource } = (known as ClawbridgeError<"CB_GATEWAY_AUTH">).details;
+      const where = tokenSource ? ctx.t("envVar", { name: tokenSource }) : `nodes[].token (${node})`;
       return {
         section: "nodes",
         id: id("auth"),
@@ -132,13 +131,14 @@ function failure(
         fix: ctx.t("fixProtocol", { node }),
       };
     default: {
-      const reason = typeof details.reason === "string" ? details.reason : (known?.message ?? String(error));
+      const unreachable = isClawbridgeError(error, "CB_GATEWAY_UNREACHABLE") ? error.details : undefined;
+      const reason = unreachable?.reason ?? (known ? known.render(ctx.locale).message : String(error));
       return {
         section: "nodes",
         id: id("reachable"),
         label: label(ctx.t("checkReachable")),
         ok: false,
-        detail: ctx.t("nodeUnreachable", { url: String(details.url ?? ""), reason }),
+        detail: ctx.t("nodeUnreachable", { url: unreachable?.url ?? "", reason }),
         fix: ctx.t("fixReachable", { node }),
       };
     }

@@ -126,7 +126,8 @@ describe("clawbridge send / tail", () => {
     ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^错误: /);
-    expect(result.stderr).toContain("修复: mount the share");
+    // The fix is in the reader's language too, not only the labels.
+    expect(result.stderr).toContain("修复: 挂载共享");
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -68,12 +68,14 @@ describe("state-dir lock state.dir/bridge.lock", () => {
     expect(error.message).toContain(path.resolve(fx.dir));
     expect(error.fix).toContain(`kill ${process.pid}`);
     expect(error.fix).toContain("state.dir");
-    expect(error.details.holder).toMatchObject({ pid: process.pid });
+    expect(isClawbridgeError(error, "CB_STATE_LOCKED") && error.details.holder).toMatchObject({
+      pid: process.pid,
+    });
     // The holder keeps its lock.
     expect(fx.read().pid).toBe(process.pid);
 
-    const zh = await rejection(lockStateDir(fx.dir, { pid: 999_999_999, locale: "zh-CN" }));
-    expect(zh.message).toContain(`进程 ${process.pid}`);
+    const zh = await rejection(lockStateDir(fx.dir, { pid: 999_999_999 }));
+    expect(zh.describe("zh-CN")).toContain(`进程 ${process.pid}`);
     await lock.release();
   });
 

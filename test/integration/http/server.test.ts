@@ -210,10 +210,14 @@ describe("main HTTP listener", () => {
         if (ctx.path === "/throw/hidden-http") ctx.throw(502, "upstream secret detail");
         if (ctx.path === "/throw/cb") {
           ctx.set("Set-Cookie", "a=b");
-          throw new ClawbridgeError("CB_USAGE", "the task id is unknown", { fix: "use /tasks to list them" });
+          throw new ClawbridgeError("CB_USAGE", "the task id is unknown", {
+            fix: "use /tasks to list them",
+            expose: true,
+          });
         }
         if (ctx.path === "/throw/cb-hidden") {
-          throw new ClawbridgeError("CB_INTERNAL", "internal state at /var/x", { expose: false });
+          // expose defaults to false: a message may name files and internals.
+          throw new ClawbridgeError("CB_INTERNAL", "internal state at /var/x");
         }
         await next();
       },

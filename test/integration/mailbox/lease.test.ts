@@ -87,18 +87,24 @@ describe("shared-folder lease status/<self>.lock", () => {
     expect(error.fix).toContain(`stop the clawbridge on ${os.hostname()} (pid ${process.pid})`);
     expect(error.fix).toContain("wait 30 s");
     expect(error.fix).toContain("Never delete");
-    expect(error.details.holder).toMatchObject({ host: os.hostname(), pid: process.pid });
+    expect(isClawbridgeError(error, "CB_LEASE_HELD") && error.details.holder).toMatchObject({
+      host: os.hostname(),
+      pid: process.pid,
+    });
     // The refused bridge left the holder's file alone.
     expect(fx.read()).toEqual(record);
     await lease.release();
   });
 
-  it("says it in Chinese when asked", async () => {
+  it("says it in Chinese to a Chinese reader (the error carries its text's key and parameters)", async () => {
     const fx = fixture();
     writeForeign(fx.file);
-    const error = await rejection(fx.acquire({ locale: "zh-CN" }));
-    expect(error.message).toContain("nas-office 上的进程 4242");
-    expect(error.fix).toContain("切勿手动删除");
+    const error = await rejection(fx.acquire());
+    const zh = error.render("zh-CN");
+    expect(zh.message).toContain("nas-office 上的进程 4242");
+    expect(zh.fix).toContain("切勿手动删除");
+    expect(error.text.key).toBe("mailbox.leaseHeld");
+    expect(error.origin).toBe("fs");
   });
 
   it("refuses a fresh lease of another host even when its pid means nothing here", async () => {

@@ -2,6 +2,7 @@ import { promises as fs, writeFileSync } from "node:fs";
 import path from "node:path";
 import iconv from "iconv-lite";
 import { afterEach, describe, expect, it } from "vitest";
+import { readJournalLines } from "../../../src/core/index.js";
 import { FileTailLedger, MemoryTailLedger, type Tailer } from "../../../src/mailbox/index.js";
 import { collector, memoryStore, seedLine, sharedFixture } from "../../helpers/mailbox.js";
 import { sleep, waitFor } from "../../helpers/wait.js";
@@ -227,13 +228,8 @@ describe("mailbox tailer", () => {
     running.push(tailer);
     const file = path.join(fx.stateDir, "quarantine.jsonl");
     const records = await waitFor(async () => {
-      const text = await fs.readFile(file, "utf8").catch(() => "");
-      return text
-        ? text
-            .trim()
-            .split("\n")
-            .map((l) => JSON.parse(l))
-        : undefined;
+      const lines = await readJournalLines(file);
+      return lines.length > 0 ? lines.map((l) => JSON.parse(l)) : undefined;
     });
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({

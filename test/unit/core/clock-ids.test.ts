@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contentHash, isoWithOffset, newId, RecentIds } from "../../../src/core/index.js";
+import { contentHash, isoWithOffset, ManualClock, newId, RecentIds, sleep } from "../../../src/core/index.js";
 import { envelopeSchema } from "../../../src/core/index.js";
 
 describe("isoWithOffset", () => {
@@ -34,5 +34,42 @@ describe("RecentIds", () => {
     expect(recent.has("d")).toBe(true);
     expect(recent.add("d")).toBe(false);
     expect(recent.size).toBe(3);
+  });
+});
+
+describe("ManualClock", () => {
+  it("fires timers only when moved past them, in time order, each seeing its own time", () => {
+    const clock = new ManualClock(0);
+    const fired: string[] = [];
+    clock.setTimeout(() => fired.push(`b@${clock.now()}`), 20);
+    clock.setTimeout(() => fired.push(`a@${clock.now()}`), 10);
+    const cancelled = clock.setTimeout(() => fired.push("never"), 15);
+    clock.clearTimeout(cancelled);
+    clock.advance(9);
+    expect(fired).toEqual([]);
+    clock.advance(100);
+    expect(fired).toEqual(["a@10", "b@20"]);
+    expect(clock.now()).toBe(109);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("repeats intervals and lets promise chains started by a timer settle with advanceAsync", async () => {
+    const clock = new ManualClock(0);
+    let ticks = 0;
+    const interval = clock.setInterval(() => ticks++, 10);
+    clock.advance(35);
+    expect(ticks).toBe(3);
+    clock.clearInterval(interval);
+    const steps: number[] = [];
+    const chain = async () => {
+      await sleep(clock, 100);
+      steps.push(clock.now());
+      await sleep(clock, 100);
+      steps.push(clock.now());
+    };
+    const done = chain();
+    await clock.advanceAsync(250);
+    await done;
+    expect(steps).toEqual([135, 235]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { classifyFeishuBody, classifyFeishuError } from "../../../src/feishu/feishu-errors.js";
+import { isClawbridgeError } from "../../../src/core/index.js";
 
 const axiosLike = (status: number, data: unknown, headers: Record<string, string> = {}) =>
   Object.assign(new Error(`Request failed with status code ${status}`), {
@@ -27,7 +28,7 @@ describe("classifyFeishuError", () => {
   it("reads the per-chat limit code as a short wait for that chat", () => {
     const e = classifyFeishuError(axiosLike(400, { code: 230020, msg: "frequency limit" }), "send message");
     expect(e.code).toBe("CB_FEISHU_RATE_LIMITED");
-    expect(e.details.scope).toBe("chat");
+    expect(isClawbridgeError(e, "CB_FEISHU_RATE_LIMITED") && e.details.scope).toBe("chat");
     expect(e.retryAfterMs).toBeGreaterThan(0);
   });
 

@@ -1,4 +1,4 @@
-import { promises as fs, utimesSync, writeFileSync } from "node:fs";
+import { promises as fs, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -40,6 +40,46 @@ describe("file lock", () => {
     await appendLines(file, ['{"a":1}'], { staleMs: 10_000, timeoutMs: 5_000 });
     expect(await fs.readFile(file, "utf8")).toBe('{"a":1}\n');
     await expect(fs.stat(`${file}.lock`)).rejects.toThrow();
+  });
+
+  it("a busy lock on one inbox does not delay an append to another", async () => {
+    const dir = tempDir();
+    const a = path.join(dir, "to-a.jsonl");
+    const b = path.join(dir, "to-b.jsonl");
+    // Another writer holds to-a.jsonl.lock for as long as this test runs.
+    writeFileSync(
+      `${a}.lock`,
+      JSON.stringify({ host: "office-mac", pid: 4242, since: "2026-02-14T18:40:00+08:00" }),
+    );
+    let aSettled = false;
+    const waitingForA = appendLines(a, ['{"to":"a"}'], { staleMs: 60_000, timeoutMs: 3_000 }).catch(
+      (e: unknown) => {
+        aSettled = true;
+        return e;
+      },
+    );
+    // While the append to a waits out its 3 s, 50 appends to b all go through.
+    for (let i = 0; i < 50; i++) {
+      await appendLines(b, [`{"to":"b","i":${i}}`], { staleMs: 60_000, timeoutMs: 3_000 });
+    }
+    expect(aSettled).toBe(false);
+    expect(readFileSync(b, "utf8").trimEnd().split("\n")).toHaveLength(50);
+    const error = await waitingForA;
+    expect(isClawbridgeError(error, "CB_MAILBOX_LOCKED")).toBe(true);
+    await expect(fs.stat(a)).rejects.toThrow();
+  });
+
+  it("takes over at once a lock left by a process of this host that is gone", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "to-b.jsonl");
+    // A fresh mtime: only the dead pid says it is abandoned.
+    writeFileSync(
+      `${file}.lock`,
+      JSON.stringify({ host: os.hostname(), pid: 2 ** 30, since: "2026-01-01T00:00:00Z" }),
+    );
+    // With a timeout too short to wait for anything: the dead holder is judged at first sight.
+    await appendLines(file, ['{"a":1}'], { staleMs: 60_000, timeoutMs: 0 });
+    expect(readFileSync(file, "utf8")).toBe('{"a":1}\n');
   });
 
   it("withFileLock holds {host, pid, since} while the function runs", async () => {

@@ -73,6 +73,8 @@ async function run(
   return { ids: seen.ids(), results, pending: outbox.pending().map((i) => i.id), ledger };
 }
 
+const HEADER = '{"journal":"outbox-ledger","version":1}';
+
 describe("OutboxTailLedger", () => {
   it("after a crash before the cursors were saved, the tailer skips every line already put or handled", async () => {
     const fx = sharedFixture();
@@ -130,7 +132,9 @@ describe("OutboxTailLedger", () => {
       { id: "z", end: 260 },
     ]);
     await ledger.close();
-    expect(readFileSync(ledger.file, "utf8")).toBe('{"inbox":"to-ai-pc.jsonl","id":"z","end":260}\n');
+    expect(readFileSync(ledger.file, "utf8")).toBe(
+      `${HEADER}\n{"inbox":"to-ai-pc.jsonl","id":"z","end":260}\n`,
+    );
     // A crash while writing the next entry leaves a torn line: ignored.
     appendFileSync(ledger.file, '{"inbox":"to-ai-pc.jsonl","id":"w","e');
     const memory = await new OutboxTailLedger(fx.stateDir, () => [outbox as Outbox<unknown>]).load();
@@ -139,6 +143,8 @@ describe("OutboxTailLedger", () => {
       deliveredIds: ["x", "y", "z"],
       deliveredEnd: 260,
     });
-    expect(readFileSync(ledger.file, "utf8")).toBe('{"inbox":"to-ai-pc.jsonl","id":"z","end":260}\n');
+    expect(readFileSync(ledger.file, "utf8")).toBe(
+      `${HEADER}\n{"inbox":"to-ai-pc.jsonl","id":"z","end":260}\n`,
+    );
   });
 });

@@ -1,0 +1,90 @@
+import {
+  appendUnderLockFile,
+  ClawbridgeError,
+  heldLocks,
+  isClawbridgeError,
+  systemClock,
+  thisProcess,
+  withLockFile,
+  type Clock,
+  type LockIdentity,
+  type LockRecord,
+  type SeenLock,
+} from "../core/index.js";
+import { mailboxMessages } from "./messages.js";
+
+export interface LockOptions {
+  /** A lock whose file's mtime (the server's clock) is older than this is stale and broken. */
+  staleMs: number;
+  /** Give up after this long; the error names the holder. Default: max(5 s, 2 × staleMs). */
+  timeoutMs?: number;
+  clock?: Clock;
+  /** Defaults to this process; tests pretend to be another writer. */
+  identity?: LockIdentity;
+}
+
+/** @deprecated the lock record is {@link LockRecord}; kept as a name for readers of the mailbox API. */
+export type LockHolder = LockRecord;
+
+const t = mailboxMessages;
+
+/**
+ * Runs `fn` while holding `<file>.lock` (see `acquireLockFile`): the shared folder's
+ * protocol for writers. Each file's lock is independent: a busy lock on one inbox never
+ * delays work on another.
+ */
+export function withFileLock<T>(file: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const lockFile = `${file}.lock`;
+  return withLockFile(
+    lockFile,
+    lockOptions(options),
+    (seen) => lockedError(lockFile, seen, options.staleMs),
+    fn,
+  );
+}
+
+/**
+ * Appends whole lines under the file's lock, in one write. A newline goes first when the
+ * file does not end with one: a writer that died mid-line leaves a fragment that becomes a
+ * line of its own (quarantined by readers) instead of swallowing ours.
+ */
+export async function appendUnderLock(file: string, text: string, options: LockOptions): Promise<void> {
+  const lockFile = `${file}.lock`;
+  // Queued per file in this process: its own appends wait on a promise, not on the file system.
+  const result = await heldLocks
+    .serialize(lockFile, () => appendUnderLockFile(file, text, lockOptions(options)))
+    .catch((error: unknown) => {
+      throw isClawbridgeError(error) ? error : ioError(file, error);
+    });
+  if (!result.ok) throw lockedError(lockFile, result.seen, options.staleMs);
+}
+
+function lockOptions(options: LockOptions) {
+  return {
+    kind: "file" as const,
+    rule: { staleAfterMs: options.staleMs, unreadableAfterMs: options.staleMs },
+    identity: options.identity ?? thisProcess(),
+    timeoutMs: options.timeoutMs ?? Math.max(5_000, options.staleMs * 2),
+    clock: options.clock ?? systemClock,
+  };
+}
+
+function lockedError(lockFile: string, seen: SeenLock | undefined, staleMs: number): ClawbridgeError {
+  const holder = seen?.record;
+  return new ClawbridgeError(
+    "CB_MAILBOX_LOCKED",
+    holder
+      ? t.text("lockHeldBy", { lockFile, pid: holder.pid, host: holder.host, since: holder.since })
+      : t.text("lockHeld", { lockFile }),
+    { fix: t.text("lockHeldFix", { staleMs }), details: { lockFile, ...(holder ? { holder } : {}) } },
+  );
+}
+
+function ioError(file: string, cause: unknown): ClawbridgeError {
+  const errno = (cause as NodeJS.ErrnoException).code;
+  return new ClawbridgeError(
+    "CB_MAILBOX_IO",
+    t.text("ioFailed", { file, reason: (cause as Error).message }),
+    { fix: t.text("ioFailedFix"), details: { file, ...(errno ? { errno } : {}) }, cause },
+  );
+}
