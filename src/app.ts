@@ -2,12 +2,12 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import {
   createLogger,
-  isoWithOffset,
-  newId,
-  SecretRegistry,
-  translator,
+  DEFAULT_LOCALE,
   lockStateDir,
   packageVersion,
+  SecretRegistry,
+  systemClock,
+  type Clock,
   type Locale,
   type Logger,
 } from "./core/index.js";
@@ -22,16 +22,7 @@ import {
 import { startHttpServer } from "./http/index.js";
 import { acquireLease, FsMailboxStore, type Tailer } from "./mailbox/index.js";
 import { NodePool } from "./nodes/index.js";
-import {
-  AddressBook,
-  LoopGuard,
-  OutboxTailLedger,
-  Relay,
-  type RelayContext,
-  type RelayNode,
-} from "./relay/index.js";
-import { describeStop } from "./relay/loop-guard.js";
-import { relayMessages } from "./relay/messages.js";
+import { createRelay, type Relay } from "./relay/index.js";
 
 /** How often `status/<self>.json` is rewritten. */
 const STATUS_INTERVAL_MS = 30_000;
@@ -43,11 +34,13 @@ export interface StartOptions {
   /** Called after the bridge stopped by itself (the lease was lost): the CLI exits non-zero. */
   onFatal?: (reason: unknown) => void;
   /**
-   * Language of the errors meant for the terminal (state folder held, lease held or lost,
-   * port in use): the CLI's `--lang`. Defaults to `feishu.locale`, then en. Chat messages
-   * always use `feishu.locale`.
+   * Language of the errors meant for the terminal (port in use): the CLI's `--lang`.
+   * Defaults to `feishu.locale`. Chat messages always use `feishu.locale`; errors carry their
+   * text's key, so the CLI renders the others in its own language.
    */
   locale?: Locale;
+  /** Time for everything the bridge does; tests pass a controllable one. */
+  clock?: Clock;
 }
 
 export interface RunningBridge {
@@ -85,9 +78,12 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       }
     }
   };
-  const errorLocale = options.locale ?? config.feishu?.locale ?? "en";
+  const clock = options.clock ?? systemClock;
+  // One default language for everything the bridge says (feishu.locale's default).
+  const locale = config.feishu?.locale ?? DEFAULT_LOCALE;
+  const errorLocale = options.locale ?? locale;
   try {
-    const stateLock = await lockStateDir(config.state.dir, { logger });
+    const stateLock = await lockStateDir(config.state.dir, { logger, clock });
     stops.push(() => stateLock.release());
 
     const mailbox = new FsMailboxStore({
@@ -99,16 +95,17 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       maxLineBytes: config.mailbox.maxLineBytes,
       lockStaleMs: config.mailbox.lockStaleMs,
       logger,
-      locale: config.feishu?.locale,
+      clock,
+      locale,
     });
     await mailbox.ensureLayout();
-    const locale = config.feishu?.locale ?? "zh-CN";
     const lease = await acquireLease({
       layout: mailbox.layout,
       self: config.mailbox.self,
       lockStaleMs: config.mailbox.lockStaleMs,
       version: packageVersion(),
       logger,
+      clock,
     });
     stops.push(() => lease.release());
     // Another bridge took the shared folder over: serving on would deliver everything twice.
@@ -139,43 +136,9 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
         stops.push(() => client.stop());
       }
     }
-    const pool = new NodePool({ nodes: config.nodes, gateways, mailbox, logger });
+    const pool = new NodePool({ nodes: config.nodes, gateways, mailbox, logger, clock });
     await pool.start();
     stops.push(() => pool.stop());
-
-    const nodes = new Map<string, RelayNode>(
-      config.nodes.map((n) => [
-        n.name,
-        {
-          name: n.name,
-          displayName: n.displayName,
-          agentId: n.agentId,
-          hasGateway: Boolean(n.url),
-          hearsBots: n.bot?.hearsBots ?? false,
-          botName: n.bot?.name,
-        },
-      ]),
-    );
-    const guard = new LoopGuard({
-      maxHops: config.relay.maxHops,
-      perPairPerMinute: config.relay.budget.perPairPerMinute,
-      cooldownSeconds: config.relay.budget.cooldownSeconds,
-    });
-    const ctx: RelayContext = {
-      self: config.mailbox.self,
-      nodes,
-      book: new AddressBook(
-        config.nodes.map((n) => ({ node: n.name, displayName: n.displayName, botName: n.bot?.name })),
-      ),
-      guard,
-      access: config.access,
-      auditChat: config.relay.auditChat,
-      mirrorToChat: config.relay.mirrorToChat,
-      t: translator(relayMessages, locale),
-      describeStop: (admission) => describeStop(admission, translator(relayMessages, locale)),
-      newId: () => newId(),
-      timestamp: () => isoWithOffset(Date.now()),
-    };
 
     let feishu: FeishuAdapter | undefined;
     if (config.feishu) {
@@ -188,14 +151,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
           .map((n) => ({ node: n.name, unionId: n.bot?.unionId, name: n.bot?.name })),
       });
     }
-    const relay = new Relay(
-      ctx,
-      { mailbox, gateways, chat: feishu?.outbound, logger },
-      {
-        stateDir: config.state.dir,
-        outboxPerNode: config.relay.outboxPerNode,
-      },
-    );
+    const relay = createRelay(config, { mailbox, gateways, chat: feishu?.outbound, logger, clock });
     await relay.start();
     stops.push(() => relay.stop());
 
@@ -215,7 +171,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     );
     const tailer: Tailer = await mailbox.tail({
       startAt: options.replay || tailedBefore ? "start" : "end",
-      ledger: new OutboxTailLedger(config.state.dir, () => relay.allOutboxes()),
+      ledger: relay.tailLedger(),
       handler: (envelope, meta) => relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end }),
     });
     stops.push(() => tailer.stop());
@@ -244,9 +200,9 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
         })
         .catch((error: unknown) => logger.warn({ err: error }, "could not write status"));
     await writeStatus();
-    const statusTimer = setInterval(() => void writeStatus(), STATUS_INTERVAL_MS);
+    const statusTimer = clock.setInterval(() => void writeStatus(), STATUS_INTERVAL_MS);
     statusTimer.unref();
-    stops.push(() => clearInterval(statusTimer));
+    stops.push(() => clock.clearInterval(statusTimer));
     logger.info({ url: http.url, nodes: config.nodes.map((n) => n.name) }, "clawbridge started");
     return {
       url: http.url,
@@ -255,7 +211,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       ...(feishu ? { feishu } : {}),
       reload: (next: LoadedConfig) => {
         // SIGHUP: who may command the bridge, and the nodes' tags; everything else needs a restart.
-        ctx.access = next.config.access;
+        relay.updateAccess(next.config.access);
         for (const node of next.config.nodes) pool.updateTags(node.name, node.tags);
         logger.info(
           { dispatchers: next.config.access.dispatchers.length, admins: next.config.access.admins.length },
@@ -263,7 +219,9 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
         );
       },
       stop: async (timeoutMs = 10_000) => {
-        const timer = new Promise<false>((resolve) => setTimeout(resolve, timeoutMs, false).unref());
+        const timer = new Promise<false>((resolve) =>
+          clock.setTimeout(() => resolve(false), timeoutMs).unref(),
+        );
         return Promise.race([stopAll().then(() => true), timer]);
       },
     };

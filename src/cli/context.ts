@@ -3,7 +3,6 @@ import {
   ClawbridgeError,
   createLogger,
   SecretRegistry,
-  translator,
   type Locale,
   type Logger,
   type Translate,
@@ -24,7 +23,7 @@ export interface CliContext {
 export function createContext(locale: Locale): CliContext {
   return {
     locale,
-    t: translator(cliMessages, locale),
+    t: cliMessages.t(locale),
     env: process.env,
     cwd: process.cwd(),
     out: (line) => {

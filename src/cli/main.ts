@@ -5,6 +5,7 @@ import { defaultCommand } from "./commands/default.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { sendCommand } from "./commands/send.js";
 import { startCommand } from "./commands/start.js";
+import { deadLettersCommand, retryCommand } from "./commands/state.js";
 import { tailCommand } from "./commands/tail.js";
 import { createContext, packageVersion, type CliContext } from "./context.js";
 
@@ -65,7 +66,23 @@ function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command
     .option("--json", t("optJson"))
     .action(async (options) => setExit(await doctorCommand(ctx, options)));
 
-  for (const command of program.commands) {
+  const state = program.command("state").description(t("stateDescription"));
+  state
+    .command("dead-letters")
+    .description(t("deadLettersDescription"))
+    .option("--config <file>", t("optConfig"))
+    .option("--state <dir>", t("optState"))
+    .option("--json", t("optJson"))
+    .action(async (options) => setExit(await deadLettersCommand(ctx, options)));
+  state
+    .command("retry")
+    .description(t("retryDescription"))
+    .argument("<id>", t("retryId"))
+    .option("--config <file>", t("optConfig"))
+    .option("--state <dir>", t("optState"))
+    .action(async (id: string, options) => setExit(await retryCommand(ctx, id, options)));
+
+  for (const command of [...program.commands, ...state.commands]) {
     command.addOption(new Option("--lang <locale>", t("optLang")).choices(["zh-CN", "en"]));
     command.helpOption("-h, --help", t("optHelp"));
     command.showHelpAfterError();

@@ -1,4 +1,4 @@
-import type { Catalog } from "../core/index.js";
+import { defineMessages } from "../core/index.js";
 
 const en = {
   programDescription: "Feishu group bot and shared-folder mailbox bridge for isolated OpenClaw instances.",
@@ -129,6 +129,24 @@ const en = {
     "pass --config F, set CLAWBRIDGE_CONFIG, or copy config/clawbridge.example.json5 to clawbridge.json5",
   startStarted: "clawbridge is running on {url} (config {config}); Ctrl-C stops it",
   startStopping: "{signal}: stopping (pending work stays in the outbox for the next start)",
+  stateDescription: "look after the bridge's state folder (state.dir)",
+  optState: "state folder (overrides state.dir; default: from the config, else ./.clawbridge)",
+  deadLettersDescription: "list what could never be delivered (dead letters), with why",
+  deadLettersNone: "no dead letters in {dir}",
+  deadLettersCount: "{count} dead letter(s) in {dir}; `clawbridge state retry <id>` tries one again",
+  deadLetterLine: "{at}  {id}  → {target}  after {failures} failure(s)  {code} ({origin})",
+  deadLetterWhat: "    {what}",
+  deadLetterReason: "    why: {reason}",
+  retryDescription: "put a dead letter back into its outbox, to be delivered again",
+  retryId: "the dead letter's id (as `state dead-letters` lists it; <target>/<id> when ambiguous)",
+  retryUnknown: "there is no dead letter {id} in {dir}",
+  retryUnknownFix: "`clawbridge state dead-letters` lists them",
+  retryAmbiguous: "{id} names dead letters of several targets: {targets}",
+  retryAmbiguousFix: "give it as <target>/<id>, e.g. {example}",
+  retryDone: "{id}: the running bridge put it back into the outbox of {target}; it is delivered again now",
+  retryQueued: "{id}: it goes back into the outbox of {target} when the bridge next starts",
+  retryWaiting:
+    "{id}: asked the running bridge (pid {pid}) to put it back; it has not yet (the outbox of {target} may be full)",
 } as const;
 
 export type CliMessageKey = keyof typeof en;
@@ -253,6 +271,23 @@ const zhCN: Record<CliMessageKey, string> = {
     "使用 --config F、设置 CLAWBRIDGE_CONFIG，或把 config/clawbridge.example.json5 复制为 clawbridge.json5",
   startStarted: "clawbridge 正在 {url} 运行（配置 {config}）；按 Ctrl-C 停止",
   startStopping: "{signal}：正在停止（未完成的工作保留在发件箱中，下次启动继续）",
+  stateDescription: "管理桥接的状态目录（state.dir）",
+  optState: "状态目录（覆盖 state.dir；默认取自配置文件，否则为 ./.clawbridge）",
+  deadLettersDescription: "列出永远无法投递的内容（死信）及其原因",
+  deadLettersNone: "{dir} 中没有死信",
+  deadLettersCount: "{dir} 中有 {count} 封死信；用 `clawbridge state retry <id>` 重试",
+  deadLetterLine: "{at}  {id}  → {target}  失败 {failures} 次  {code}（{origin}）",
+  deadLetterWhat: "    {what}",
+  deadLetterReason: "    原因：{reason}",
+  retryDescription: "把一封死信放回它的发件箱，重新投递",
+  retryId: "死信的 id（即 `state dead-letters` 列出的；有歧义时写成 <目标>/<id>）",
+  retryUnknown: "{dir} 中没有死信 {id}",
+  retryUnknownFix: "`clawbridge state dead-letters` 可列出所有死信",
+  retryAmbiguous: "{id} 对应多个目标的死信：{targets}",
+  retryAmbiguousFix: "写成 <目标>/<id>，例如 {example}",
+  retryDone: "{id}：运行中的桥接已把它放回 {target} 的发件箱，正在重新投递",
+  retryQueued: "{id}：下次启动桥接时会放回 {target} 的发件箱",
+  retryWaiting: "{id}：已请求运行中的桥接（进程 {pid}）放回，但它还没有处理（{target} 的发件箱可能已满）",
 };
 
-export const cliMessages: Catalog<CliMessageKey> = { en, "zh-CN": zhCN };
+export const cliMessages = defineMessages("cli", en, zhCN);

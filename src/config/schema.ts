@@ -157,6 +157,9 @@ const relaySchema = z
     outboxPerNode: int(1)
       .default(1000)
       .describe("Envelopes kept per offline node; a notice is posted on overflow."),
+    runTimeoutMs: int(1000)
+      .default(600_000)
+      .describe("How long one relayed delivery may run on a node's agent before it counts as timed out."),
   })
   .prefault({})
   .describe("Routes between the group, gateways and mailboxes; loop prevention.");

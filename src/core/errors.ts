@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   CB_FEISHU_REJECTED: { origin: "feishu", retryable: false },
   CB_FEISHU_QUEUE_CLOSED: { origin: "internal", retryable: false },
   CB_WEBHOOK_REJECTED: { origin: "input", retryable: false },
+  CB_INTAKE_BUSY: { origin: "limit", retryable: true },
   CB_USAGE: { origin: "input", retryable: false },
   CB_INTERNAL: { origin: "internal", retryable: false },
 } as const satisfies Record<string, { origin: ErrorOrigin; retryable: boolean }>;
@@ -80,6 +81,8 @@ export interface GatewayRefusalDetails {
   /** `error.details.code` (`AUTH_TOKEN_MISMATCH`, `PAIRING_REQUIRED` …). */
   detailCode?: string;
   gatewayDetails?: Record<string, unknown>;
+  /** `error.message` of the gateway's answer: its own words, for people, never to decide on. */
+  gatewayMessage?: string;
 }
 
 /** The details each code carries: typed, so callers read fields instead of guessing. */
@@ -101,11 +104,27 @@ export interface ErrorDetailsMap {
   CB_OUTBOX_FULL: { target: string; pending: number; capacity: number };
   CB_HTTP_LISTEN: { host: string; port: number; errno?: string };
   CB_GATEWAY_IDENTITY: { file?: string };
-  CB_GATEWAY_UNREACHABLE: { node?: string; url?: string; lastError?: ErrorCode; reason?: string };
+  CB_GATEWAY_UNREACHABLE: {
+    node?: string;
+    url?: string;
+    lastError?: ErrorCode;
+    /** Why the last attempt failed, in English (logs, `--json`). */
+    reason?: string;
+    /** The same, to render in the reader's language. */
+    reasonText?: LocalText;
+  };
   CB_GATEWAY_TIMEOUT: { node?: string; method?: string; runId?: string };
   CB_GATEWAY_CLOSED: { node?: string; method?: string; runId?: string };
   CB_GATEWAY_PROTOCOL_MISMATCH: { node: string; theirs?: unknown };
-  CB_GATEWAY_AUTH: { node: string; tokenSource?: string; missing?: boolean };
+  CB_GATEWAY_AUTH: {
+    node: string;
+    tokenSource?: string;
+    missing?: boolean;
+    /** The gateway's `AUTH_*` code (`AUTH_TOKEN_MISMATCH`, `AUTH_RATE_LIMITED` …). */
+    detailCode?: string;
+    /** The stored device token was tried after the shared token, and refused too. */
+    triedDeviceToken?: boolean;
+  };
   CB_GATEWAY_PAIRING_REQUIRED: { node: string; requestId: string; command: string };
   CB_GATEWAY_FORBIDDEN: GatewayRefusalDetails;
   CB_GATEWAY_REQUEST_FAILED: GatewayRefusalDetails;
@@ -123,6 +142,7 @@ export interface ErrorDetailsMap {
   CB_FEISHU_REJECTED: FeishuCallDetails;
   CB_FEISHU_QUEUE_CLOSED: Record<string, never>;
   CB_WEBHOOK_REJECTED: { reason?: string };
+  CB_INTAKE_BUSY: { eventId?: string; budgetMs?: number };
   CB_USAGE: Record<string, never>;
   CB_INTERNAL: Record<string, never>;
 }

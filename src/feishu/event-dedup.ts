@@ -1,5 +1,5 @@
 import path from "node:path";
-import { contentHash, PersistentIdLog, type Clock, systemClock } from "../core/index.js";
+import { contentHash, PersistentIdLog, systemClock, type Clock, type Logger } from "../core/index.js";
 
 /** Feishu sometimes delivers one message twice with different ids; this is the window for that. */
 export const CONTENT_WINDOW_MS = 10_000;
@@ -30,9 +30,13 @@ export class EventDedup {
 
   constructor(
     stateDir: string,
-    private readonly options: { capacity?: number; windowMs?: number; clock?: Clock } = {},
+    private readonly options: { capacity?: number; windowMs?: number; clock?: Clock; logger?: Logger } = {},
   ) {
-    this.log = new PersistentIdLog(path.join(stateDir, "feishu", "events.log"), options.capacity ?? 20_000);
+    this.log = new PersistentIdLog(
+      path.join(stateDir, "feishu", "events.log"),
+      options.capacity ?? 20_000,
+      options.logger,
+    );
   }
 
   load(): Promise<void> {

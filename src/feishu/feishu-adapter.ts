@@ -1,4 +1,12 @@
-import { ClawbridgeError, translator, type Logger } from "../core/index.js";
+import {
+  ClawbridgeError,
+  sleep,
+  systemClock,
+  type Clock,
+  type Logger,
+  type TimerHandle,
+} from "../core/index.js";
+import { IntakeJournal } from "./intake-journal.js";
 import type { FeishuConfig } from "../config/index.js";
 import { BotDirectory, type NodeBot } from "./bot-directory.js";
 import { emptyIntakeStats, FeishuIntake, type IntakeStats } from "./intake.js";
@@ -23,6 +31,7 @@ export interface FeishuAdapterOptions {
   maxBodyBytes?: number;
   /** How long `start` waits for the long connection before going on (the SDK keeps trying). */
   readyTimeoutMs?: number;
+  clock?: Clock;
 }
 
 export interface FeishuHealth {
@@ -33,6 +42,9 @@ export interface FeishuHealth {
   intakeStats: IntakeStats;
   outbound: OutboundStats;
 }
+
+/** A journaled webhook event whose handler fails is tried this often (2 s, 8 s, 32 s, 128 s apart). */
+const JOURNALED_ATTEMPTS = 5;
 
 /** Bot info is needed before the first event can be understood; retried a few times at start. */
 const BOT_INFO_ATTEMPTS = 4;
@@ -51,22 +63,30 @@ export class FeishuAdapter {
   private intake?: FeishuIntake;
   private connection?: LongConnection;
   private routes?: WebhookRoutes;
+  private journal?: IntakeJournal;
   private botInfo?: BotInfo;
+  private stopping = false;
+  private readonly clock: Clock;
+  private readonly replaying = new Set<Promise<void>>();
+  private readonly retryTimers = new Set<TimerHandle>();
 
   constructor(private readonly options: FeishuAdapterOptions) {
     const { config } = options;
     this.log = options.logger.child({ component: "feishu" });
+    this.clock = options.clock ?? systemClock;
     this.api = new SdkFeishuApi({
       appId: config.appId,
       appSecret: config.appSecret,
       domain: config.domain,
       logger: options.logger,
       timeoutMs: options.timeoutMs,
+      clock: options.clock,
     });
-    const t = translator(feishuMessages, config.locale);
+    const t = feishuMessages.t(config.locale);
     this.outbound = new OutboundQueue({
       api: this.api,
       logger: options.logger,
+      clock: options.clock,
       limits: options.limits,
       truncationNotice: (pointer) => (pointer ? t("truncatedWithPointer", { pointer }) : t("truncated")),
     });
@@ -94,6 +114,8 @@ export class FeishuAdapter {
       handlers,
       chats: config.chats,
       locale: config.locale,
+      clock: this.options.clock,
+      ackBudget: config.mode === "websocket",
       bridgeOpenId: () => this.botInfo?.openId,
       messageLink: (chatId) => chatLink(config.domain, chatId),
     });
@@ -110,24 +132,34 @@ export class FeishuAdapter {
       await this.connection.start();
     } else {
       const intake = this.intake;
+      const journal = new IntakeJournal(this.options.stateDir, {
+        logger: this.options.logger,
+        clock: this.options.clock,
+      });
+      this.journal = journal;
+      const left = await journal.load();
       this.routes = webhookRoutes({
         encryptKey: config.encryptKey,
         verificationToken: config.verificationToken,
         maxBodyBytes: this.options.maxBodyBytes,
         logger: this.options.logger,
-        onEvent: (payload) => intake.dispatch(payload),
+        clock: this.options.clock,
+        // Durable before the 200: a crash after it must not lose the event (Feishu never resends it).
+        persist: (payload, meta) => journal.received(payload, meta.eventId),
+        onEvent: (payload, meta) => this.handleJournaled(IntakeJournal.keyOf(payload, meta.eventId), payload),
         onCardAction: (payload) => intake.dispatchCardAction(payload),
       });
+      if (left.length > 0) {
+        this.log.info({ events: left.length }, "handling webhook events received before the last stop");
+        for (const event of left) void this.handleJournaled(event.key, event.payload);
+      }
     }
   }
 
   /** Koa middleware serving `POST /feishu/events` and `POST /feishu/cards` (webhook mode). */
   webhook(): ReturnType<WebhookRoutes["middleware"]> {
     if (!this.routes) {
-      throw new ClawbridgeError(
-        "CB_USAGE",
-        "the Feishu webhook routes exist only in webhook mode, after start()",
-      );
+      throw new ClawbridgeError("CB_USAGE", feishuMessages.text("webhookRoutesUnavailable"));
     }
     return this.routes.middleware();
   }
@@ -145,10 +177,51 @@ export class FeishuAdapter {
   /** Stops taking events, lets running handlers finish, then drains the outbound queue. */
   async stop(options: { drainMs?: number } = {}): Promise<void> {
     const drainMs = options.drainMs ?? 5_000;
+    this.stopping = true;
     this.connection?.close();
+    for (const timer of this.retryTimers) this.clock.clearTimeout(timer);
+    this.retryTimers.clear();
     await this.routes?.drain(drainMs);
+    await Promise.allSettled([...this.replaying]);
     await this.intake?.drain();
+    // Events still not handled stay in the journal for the next start.
+    await this.journal?.close();
     await this.outbound.close({ drainMs });
+  }
+
+  /**
+   * Handles a journaled webhook event and marks it done. A failure is tried again later (the
+   * relay's state folder may be full or briefly unwritable); after `JOURNALED_ATTEMPTS` the
+   * event is given up, with an error in the log, so that one bad event is not replayed at
+   * every start. The event dedup keeps a redelivered one from being handled twice.
+   */
+  private async handleJournaled(key: string, payload: Record<string, unknown>, attempt = 1): Promise<void> {
+    if (this.stopping) return;
+    const run = (async () => {
+      try {
+        await this.intake!.dispatch(payload);
+      } catch (error) {
+        if (attempt < JOURNALED_ATTEMPTS && !this.stopping) {
+          const delayMs = 2_000 * 4 ** (attempt - 1);
+          this.log.warn(
+            { err: error, key, attempt, retryInMs: delayMs },
+            "webhook event failed; will try again",
+          );
+          const timer = this.clock.setTimeout(() => {
+            this.retryTimers.delete(timer);
+            void this.handleJournaled(key, payload, attempt + 1);
+          }, delayMs);
+          timer.unref();
+          this.retryTimers.add(timer);
+          return;
+        }
+        if (this.stopping) return;
+        this.log.error({ err: error, key, attempts: attempt }, "webhook event failed for good; given up");
+      }
+      await this.journal?.handled(key);
+    })();
+    this.replaying.add(run);
+    await run.finally(() => this.replaying.delete(run));
   }
 
   private async learnBotInfo(): Promise<BotInfo> {
@@ -159,7 +232,7 @@ export class FeishuAdapter {
       } catch (error) {
         last = error;
         if (error instanceof ClawbridgeError && !error.retryable) break;
-        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+        await sleep(this.clock, 250 * 2 ** attempt);
       }
     }
     throw last;

@@ -1,5 +1,13 @@
 import * as lark from "@larksuiteoapi/node-sdk";
-import { ClawbridgeError, translator, type Locale, type Logger } from "../core/index.js";
+import {
+  ClawbridgeError,
+  DEFAULT_LOCALE,
+  systemClock,
+  type Clock,
+  type Locale,
+  type Logger,
+  type TimerHandle,
+} from "../core/index.js";
 import { EventDedup, type DedupKey } from "./event-dedup.js";
 import {
   normalizeCardAction,
@@ -28,6 +36,12 @@ export interface IntakeOptions {
   locale?: Locale;
   /** Duplicate window for sender + chat + text (ms). */
   contentWindowMs?: number;
+  /**
+   * Answer Feishu within its 3 s even when a handler is slow (the long connection). False
+   * in webhook mode, where the 200 went out before the event was handled: wait for the end.
+   */
+  ackBudget?: boolean;
+  clock?: Clock;
 }
 
 export interface IntakeStats {
@@ -62,10 +76,16 @@ export class FeishuIntake {
   private readonly log: Logger;
   private readonly counters: IntakeStats = emptyIntakeStats();
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly clock: Clock;
 
   constructor(private readonly options: IntakeOptions) {
     this.log = options.logger.child({ component: "feishu-intake" });
-    this.dedup = new EventDedup(options.stateDir, { windowMs: options.contentWindowMs });
+    this.clock = options.clock ?? systemClock;
+    this.dedup = new EventDedup(options.stateDir, {
+      windowMs: options.contentWindowMs,
+      clock: this.clock,
+      logger: options.logger,
+    });
     this.dispatcher = new lark.EventDispatcher({
       logger: sdkLogger(options.logger),
       loggerLevel: lark.LoggerLevel.debug,
@@ -111,6 +131,7 @@ export class FeishuIntake {
       message = normalizeMessageEvent(data, {
         bridgeOpenId: this.options.bridgeOpenId(),
         messageLink: this.options.messageLink,
+        receivedAt: this.clock.now(),
       });
     } catch (error) {
       this.counters.unreadable++;
@@ -143,7 +164,11 @@ export class FeishuIntake {
         "duplicate Feishu delivery dropped",
       );
       // Still being handled: not acknowledged yet, so Feishu's next retry finds it done (or redoes it).
-      if (verdict === "inflight") throw new Error("the first delivery of this event is still being handled");
+      if (verdict === "inflight") {
+        throw new ClawbridgeError("CB_INTAKE_BUSY", feishuMessages.text("eventInFlight"), {
+          details: { eventId: message.eventId },
+        });
+      }
       return undefined;
     }
     await this.withinBudget(
@@ -198,10 +223,11 @@ export class FeishuIntake {
         this.dedup.release(key);
         this.counters.failed++;
         this.log.error({ err: error, eventId: action.eventId }, "card action handler failed");
-        const t = translator(feishuMessages, this.options.locale ?? "zh-CN");
+        const locale = this.options.locale ?? DEFAULT_LOCALE;
+        const t = feishuMessages.t(locale);
         const content =
           error instanceof ClawbridgeError && error.expose
-            ? t("cardActionFailed", { reason: error.message })
+            ? t("cardActionFailed", { reason: error.render(locale).message })
             : t("cardActionFailedGeneric");
         return { toast: { type: "error", content } } satisfies CardActionAnswer;
       }
@@ -221,15 +247,20 @@ export class FeishuIntake {
   ): Promise<T | undefined> {
     const tracked = work.catch(() => undefined).finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
-    let timer: NodeJS.Timeout | undefined;
+    if (this.options.ackBudget === false) return work;
+    let timer: TimerHandle | undefined;
     const budget = new Promise<undefined>((resolve, reject) => {
-      timer = setTimeout(() => {
+      timer = this.clock.setTimeout(() => {
         if (options.failWhenLate) {
           this.log.warn(
             { budgetMs: HANDLER_ACK_BUDGET_MS },
             "handler still running; not acknowledged, Feishu retries",
           );
-          reject(new Error("the handler is still running"));
+          reject(
+            new ClawbridgeError("CB_INTAKE_BUSY", feishuMessages.text("handlerStillRunning"), {
+              details: { budgetMs: HANDLER_ACK_BUDGET_MS },
+            }),
+          );
           return;
         }
         this.log.warn(
@@ -242,7 +273,7 @@ export class FeishuIntake {
     try {
       return await Promise.race([work, budget]);
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
   }
 }

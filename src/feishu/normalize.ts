@@ -13,6 +13,8 @@ export interface NormalizeContext {
   bridgeOpenId?: string;
   /** Builds the link shown in an attachment placeholder. */
   messageLink?: (chatId: string, messageId: string) => string;
+  /** When the event arrived: its time when Feishu left `create_time` out. */
+  receivedAt?: number;
 }
 
 /** Why a payload could not be normalised (logged; the event is acknowledged and dropped). */
@@ -64,7 +66,7 @@ export function normalizeMessageEvent(raw: unknown, context: NormalizeContext = 
     mentions,
     mentionsBridge: mentions.some((mention) => mention.isBridge),
     attachments,
-    createdAt: Number(m.create_time) || Date.now(),
+    createdAt: Number(m.create_time) || (context.receivedAt ?? 0),
   };
 }
 

@@ -1,5 +1,5 @@
 import * as lark from "@larksuiteoapi/node-sdk";
-import { isClawbridgeError, type Logger } from "../core/index.js";
+import { isClawbridgeError, systemClock, type Clock, type Logger } from "../core/index.js";
 import type {
   FeishuApi,
   PatchMessageRequest,
@@ -23,6 +23,8 @@ export interface FeishuAppOptions {
   domain: string;
   logger: Logger;
   timeoutMs?: number;
+  /** Ages the bot-info cache. */
+  clock?: Clock;
 }
 
 /** The SDK's `domain` option for our config value. */
@@ -141,7 +143,8 @@ export class SdkFeishuApi implements FeishuApi {
   /** Cached for ten minutes: it is asked at start and by health checks, never per message. */
   async botInfo(options: { fresh?: boolean } = {}): Promise<BotInfo> {
     const cached = this.botInfoCache;
-    if (!options.fresh && cached && Date.now() - cached.at < BOT_INFO_TTL_MS) return cached.info;
+    const now = (this.app.clock ?? systemClock).now();
+    if (!options.fresh && cached && now - cached.at < BOT_INFO_TTL_MS) return cached.info;
     const res = await this.call("bot info", () =>
       this.client.request<{ code?: number; msg?: string; bot?: Record<string, unknown> }>({
         url: "/open-apis/bot/v3/info",
@@ -160,7 +163,7 @@ export class SdkFeishuApi implements FeishuApi {
       name: typeof bot.app_name === "string" ? bot.app_name : "",
       activateStatus: typeof bot.activate_status === "number" ? bot.activate_status : undefined,
     };
-    this.botInfoCache = { info, at: Date.now() };
+    this.botInfoCache = { info, at: (this.app.clock ?? systemClock).now() };
     return info;
   }
 

@@ -12,6 +12,7 @@ import {
   type Logger,
 } from "../core/index.js";
 import { appendLines } from "./appender.js";
+import { inboxContainsId } from "./inbox-contains.js";
 import { mailboxMessages } from "./messages.js";
 import type { LockOptions } from "./file-lock.js";
 import { FileTailLedger } from "./file-tail-ledger.js";
@@ -58,6 +59,16 @@ export interface MailboxStore {
   ensureLayout(): Promise<void>;
   /** Appends one envelope to `to-<envelope.to>.jsonl`; returns it as written. */
   append(envelope: NewEnvelope): Promise<Envelope>;
+  /**
+   * Appends several envelopes, one locked write per inbox (in order within each), and
+   * returns them as written. All are checked before anything is written.
+   */
+  appendMany(envelopes: readonly NewEnvelope[]): Promise<Envelope[]>;
+  /**
+   * Whether `to-<node>.jsonl` already holds a line with this id near its end: an append
+   * replayed after a crash looks for itself before writing again.
+   */
+  containsRecentId(node: string, id: string): Promise<boolean>;
   /** Follows every inbox; resolves once the tailer runs. */
   tail(request: TailRequest): Promise<Tailer>;
   writeStatus(status: Record<string, unknown>): Promise<void>;
@@ -91,6 +102,33 @@ export class FsMailboxStore implements MailboxStore {
   }
 
   async append(input: NewEnvelope): Promise<Envelope> {
+    const [envelope] = await this.appendMany([input]);
+    return envelope!;
+  }
+
+  async appendMany(inputs: readonly NewEnvelope[]): Promise<Envelope[]> {
+    const envelopes = inputs.map((input) => this.complete(input));
+    if (envelopes.length === 0) return [];
+    await this.ensureLayout();
+    const byInbox = new Map<string, string[]>();
+    for (const envelope of envelopes) {
+      const lines = byInbox.get(envelope.to) ?? [];
+      lines.push(JSON.stringify(envelope));
+      byInbox.set(envelope.to, lines);
+    }
+    await Promise.all(
+      [...byInbox].map(([node, lines]) => appendLines(inboxPath(this.layout, node), lines, this.lock)),
+    );
+    this.log.debug({ count: envelopes.length, inboxes: byInbox.size }, "envelopes appended");
+    return envelopes;
+  }
+
+  containsRecentId(node: string, id: string): Promise<boolean> {
+    return inboxContainsId(this.layout, node, id);
+  }
+
+  /** Fills in id and timestamp and validates: a bad envelope fails before anything is written. */
+  private complete(input: NewEnvelope): Envelope {
     const now = this.clock.now();
     const candidate = {
       ...input,
@@ -108,9 +146,6 @@ export class FsMailboxStore implements MailboxStore {
     }
     const envelope = parsed.data as Envelope;
     assertNodeName(envelope.to, "to");
-    await this.ensureLayout();
-    await appendLines(inboxPath(this.layout, envelope.to), [JSON.stringify(envelope)], this.lock);
-    this.log.debug({ id: envelope.id, from: envelope.from, to: envelope.to }, "envelope appended");
     return envelope;
   }
 
@@ -118,8 +153,9 @@ export class FsMailboxStore implements MailboxStore {
     await this.ensureLayout();
     const tailer = new Tailer({
       layout: this.layout,
-      ledger: request.ledger ?? new FileTailLedger(this.options.stateDir),
-      quarantine: request.quarantine ?? new FileQuarantine(this.options.stateDir),
+      ledger: request.ledger ?? new FileTailLedger(this.options.stateDir, { logger: this.options.logger }),
+      quarantine:
+        request.quarantine ?? new FileQuarantine(this.options.stateDir, undefined, this.options.logger),
       handler: request.handler,
       logger: this.options.logger,
       watch: this.options.watch,
@@ -128,6 +164,7 @@ export class FsMailboxStore implements MailboxStore {
       safetyPollMs: request.safetyPollMs ?? Math.max(2_000, this.options.pollMs ?? 1_000),
       maxLineBytes: this.options.maxLineBytes,
       startAt: request.startAt,
+      clock: this.clock,
     });
     await tailer.start();
     return tailer;

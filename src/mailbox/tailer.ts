@@ -1,7 +1,15 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { watch, type FSWatcher } from "chokidar";
-import { isoWithOffset, silentLogger, type Envelope, type Logger } from "../core/index.js";
+import {
+  isoWithOffset,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Envelope,
+  type Logger,
+  type TimerHandle,
+} from "../core/index.js";
 import { InboxReader, type EnvelopeMeta, type ReadSink } from "./inbox-reader.js";
 import { nodeOfInboxFile, type MailboxLayout } from "./layout.js";
 import type { QuarantineRecord, QuarantineSink } from "./quarantine.js";
@@ -26,6 +34,7 @@ export interface TailerOptions {
   startAt?: "start" | "end";
   /** Delay before saving checkpoints after progress (the delivered log is written at once). */
   checkpointDelayMs?: number;
+  clock?: Clock;
 }
 
 // chokidar (4 and 5) lets one `change` per 50 ms through per file and drops the trailing
@@ -48,10 +57,11 @@ export class Tailer {
   private readonly again = new Set<string>();
   private readonly sizes = new Map<string, number>();
   private readonly backoff = new Map<string, { delayMs: number; until: number }>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<TimerHandle>();
+  private readonly clock: Clock;
   private watcher: FSWatcher | undefined;
-  private pollTimer: NodeJS.Timeout | undefined;
-  private checkpointTimer: NodeJS.Timeout | undefined;
+  private pollTimer: TimerHandle | undefined;
+  private checkpointTimer: TimerHandle | undefined;
   private readonly dirty = new Set<string>();
   private stopped = false;
   private memory = new Map<string, InboxMemory>();
@@ -59,6 +69,7 @@ export class Tailer {
 
   constructor(private readonly options: TailerOptions) {
     this.log = (options.logger ?? silentLogger()).child({ component: "mailbox.tailer" });
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Counters for benchmarks and metrics. */
@@ -81,7 +92,7 @@ export class Tailer {
       this.decision.mode === "poll" ? (this.options.pollMs ?? 1000) : (this.options.safetyPollMs ?? 2000);
     if (this.decision.mode === "native") await this.startWatcher();
     const poll = () => {
-      this.pollTimer = setTimeout(() => {
+      this.pollTimer = this.clock.setTimeout(() => {
         void this.scan(false)
           .catch((error: unknown) => this.log.warn({ err: error }, "mailbox poll failed"))
           .finally(() => {
@@ -114,7 +125,7 @@ export class Tailer {
 
   private later(ms: number, fn: () => void): void {
     if (this.stopped) return;
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       this.timers.delete(timer);
       fn();
     }, ms);
@@ -171,7 +182,7 @@ export class Tailer {
   poke(name: string, retry = false): void {
     if (this.stopped) return;
     const waiting = this.backoff.get(name);
-    if (waiting && !retry && Date.now() < waiting.until) return;
+    if (waiting && !retry && this.clock.now() < waiting.until) return;
     if (this.running.has(name)) {
       this.again.add(name);
       return;
@@ -199,7 +210,7 @@ export class Tailer {
     } catch (error) {
       this.sizes.delete(name);
       const delayMs = Math.min(RETRY_MAX_MS, (this.backoff.get(name)?.delayMs ?? RETRY_FIRST_MS / 2) * 2);
-      this.backoff.set(name, { delayMs, until: Date.now() + delayMs });
+      this.backoff.set(name, { delayMs, until: this.clock.now() + delayMs });
       this.log.error({ err: error, inbox: name, retryInMs: delayMs }, "reading the inbox failed; retrying");
       this.later(delayMs, () => this.poke(name, true));
     }
@@ -256,7 +267,7 @@ export class Tailer {
     };
     return {
       envelope: deliver,
-      quarantine: (record) => quarantined.push({ at: isoWithOffset(Date.now()), ...record }),
+      quarantine: (record) => quarantined.push({ at: isoWithOffset(this.clock.now()), ...record }),
       committed: flush,
       rotated: async () => {
         this.log.info(
@@ -270,7 +281,7 @@ export class Tailer {
 
   private scheduleCheckpoint(): void {
     if (this.checkpointTimer || this.stopped) return;
-    this.checkpointTimer = setTimeout(() => {
+    this.checkpointTimer = this.clock.setTimeout(() => {
       this.checkpointTimer = undefined;
       void this.saveCheckpoints().catch((error: unknown) =>
         this.log.warn({ err: error }, "saving cursors failed"),
@@ -296,9 +307,9 @@ export class Tailer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.pollTimer);
-    clearTimeout(this.checkpointTimer);
-    for (const timer of this.timers) clearTimeout(timer);
+    this.clock.clearTimeout(this.pollTimer);
+    this.clock.clearTimeout(this.checkpointTimer);
+    for (const timer of this.timers) this.clock.clearTimeout(timer);
     this.timers.clear();
     await this.watcher?.close();
     await Promise.allSettled([...this.running.values()]);

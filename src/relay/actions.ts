@@ -32,6 +32,8 @@ export interface DeliverAction {
    * (the folder is the full record). False when the envelope came from that inbox already.
    */
   mirror: boolean;
+  /** How often a dead letter of this delivery was put back (`clawbridge state retry`). */
+  retries?: number;
 }
 
 /** Append an envelope to `to-<envelope.to>.jsonl` (mirror, answers, mailbox-only nodes). */

@@ -5,6 +5,16 @@ export { LoopGuard, type Admission, type LoopGuardOptions } from "./loop-guard.j
 export { Outbox, type OutboxItem } from "./outbox.js";
 export { OutboxTailLedger } from "./outbox-tail-ledger.js";
 export { Relay, type RelayPorts, type RelayOptions, type ChatPoster } from "./relay.js";
+export { createRelay, type RelayConfig } from "./create-relay.js";
+export {
+  readDeadLetters,
+  requestRetry,
+  DEAD_LETTERS_FILE,
+  RETRY_REQUESTS_DIR,
+  type DeadLetter,
+  type DeadLetterReason,
+  type RetryRequest,
+} from "./dead-letters.js";
 export { newEnvelope, postUuid, type RelayContext, type RelayNode } from "./relay-context.js";
 export { relayMessages, type RelayMessageKey } from "./messages.js";
 export { fold } from "./fold.js";

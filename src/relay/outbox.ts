@@ -1,3 +1,5 @@
+// Longer than our usual file: the outbox's in-memory indexes (items, lanes, done ids, writes
+// in flight) must change together with each journal record, so they stay in one class.
 import path from "node:path";
 import { internalError, Journal, silentLogger, systemClock, type Clock, type Logger } from "../core/index.js";
 import {
@@ -100,6 +102,20 @@ export class Outbox<T> {
    * is reached: not queued). All queued items of one call go out in one write.
    */
   async put(input: OutboxItem<T>[] | OutboxItem<T>): Promise<PutResult[]> {
+    return this.putItems(input, false);
+  }
+
+  /**
+   * Puts an item back that was done (a dead letter being retried): like `put`, but an id
+   * remembered as done is queued again instead of answered `duplicate`. The replay of the
+   * journal already reads a put after a done as "queued again".
+   */
+  async requeue(item: OutboxItem<T>): Promise<PutResult> {
+    const [result] = await this.putItems(item, true);
+    return result!;
+  }
+
+  private async putItems(input: OutboxItem<T>[] | OutboxItem<T>, again: boolean): Promise<PutResult[]> {
     this.assertOpen();
     const list = Array.isArray(input) ? input : [input];
     // Serialised first, so a payload that is not JSON fails the call before anything is reserved.
@@ -111,7 +127,8 @@ export class Outbox<T> {
       const id = item.id;
       const inFlight = this.putting.get(id);
       if (inFlight) waits.push(inFlight);
-      if (inFlight || this.items.has(id) || this.doneIds.has(id)) return results.push("duplicate");
+      if (inFlight || this.items.has(id) || (!again && this.doneIds.has(id)))
+        return results.push("duplicate");
       if (this.items.size + this.putting.size >= this.capacity) {
         overflowed++;
         return results.push("overflow");
@@ -123,6 +140,7 @@ export class Outbox<T> {
         line: `{"op":"put","seq":${seq},"item":${json}}`,
         apply: () => {
           this.putting.delete(id);
+          this.doneIds.delete(id);
           this.insert(pending);
         },
         undo: () => this.putting.delete(id),
@@ -155,6 +173,17 @@ export class Outbox<T> {
     const heads = [...this.lanes.values()].map((lane) => lane.values().next().value!);
     heads.sort((a, b) => a.seq - b.seq);
     for (const head of heads) yield head.item;
+  }
+
+  /** The first `limit` waiting items of one lane, oldest first (a lane's backlog taken as one batch). */
+  laneItems(lane: string, limit: number): OutboxItem<T>[] {
+    const items: OutboxItem<T>[] = [];
+    const entries = this.laneOf ? (this.lanes.get(lane)?.values() ?? [].values()) : this.items.values();
+    for (const entry of entries) {
+      if (items.length >= limit) break;
+      if (!this.laneOf || this.laneOf(entry.item.payload) === lane) items.push(entry.item);
+    }
+    return items;
   }
 
   peek(): OutboxItem<T> | undefined {
@@ -199,6 +228,11 @@ export class Outbox<T> {
 
   get size(): number {
     return this.items.size;
+  }
+
+  /** The `seq` of a pending item (its place in enqueue order, stable across restarts). */
+  seqOf(id: string): number | undefined {
+    return this.items.get(id)?.seq;
   }
 
   /** The last `seq` handed out: items put from now on are numbered above it. */

@@ -1,34 +1,48 @@
+// Longer than our usual file: the relay is where every route's actions meet their outboxes and
+// delivery loops, and splitting the execute/perform pair apart would scatter one invariant.
 import path from "node:path";
-import { ClawbridgeError, type Envelope, type Logger } from "../core/index.js";
+import {
+  ClawbridgeError,
+  DEFAULT_LOCALE,
+  systemClock,
+  type Clock,
+  type Envelope,
+  type Locale,
+  type Logger,
+} from "../core/index.js";
 import type { InboundChatMessage } from "../feishu/index.js";
 import type { GatewayClient, ObservedEvent } from "../gateway/index.js";
 import type { MailboxStore } from "../mailbox/index.js";
-import type { AppendAction, DeliverAction, PostAction, RelayAction } from "./actions.js";
+import type { RelayAction } from "./actions.js";
+import { DeadLetterDesk } from "./dead-letter-desk.js";
+import type { DeadLetter } from "./dead-letters.js";
 import { DeliveryLoop } from "./delivery-loop.js";
+import {
+  appendToInboxes,
+  deliverToGateway,
+  isFinalFailure,
+  isRunFailure,
+  postToChat,
+  type ChatPoster,
+} from "./effects.js";
+import { fold } from "./fold.js";
+import { relayMessages } from "./messages.js";
 import { Outbox, type OutboxItem } from "./outbox.js";
+import { OutboxTailLedger } from "./outbox-tail-ledger.js";
 import { planAnswer } from "./plan-answer.js";
 import { planFromGroup } from "./plan-group.js";
 import { planFromMailbox } from "./plan-mailbox.js";
 import { planFromObserved } from "./plan-observed.js";
-import { inboxContainsId } from "./inbox-contains.js";
-import { fold } from "./fold.js";
 import { postUuid, type RelayContext } from "./relay-context.js";
 
-/** Where posts go: the Feishu outbound queue (or nothing, without Feishu). */
-export interface ChatPoster {
-  send(request: {
-    chatId: string;
-    content: { kind: "text"; text: string };
-    replyTo?: string;
-    uuid?: string;
-  }): Promise<unknown>;
-}
+export type { ChatPoster } from "./effects.js";
 
 export interface RelayPorts {
   mailbox: MailboxStore;
   gateways: ReadonlyMap<string, GatewayClient>;
   chat?: ChatPoster;
   logger: Logger;
+  clock?: Clock;
 }
 
 export interface RelayOptions {
@@ -38,26 +52,38 @@ export interface RelayOptions {
   concurrencyPerNode?: number;
   /** How long one delivery may run on a gateway; default 10 minutes. */
   runTimeoutMs?: number;
+  /** Language of what the relay says in chats (`feishu.locale`). */
+  locale?: Locale;
+  /** How often waiting `clawbridge state retry` requests are looked for; default 2 s. */
+  retryPollMs?: number;
 }
 
 type Work = { id: string; lane: string } & OutboxItem<RelayAction>;
 
 const MAILBOX_TARGET = "_mailbox";
 const CHAT_TARGET = "_chat";
+/** Inbox lines of one lane written in one locked append at most. */
+const APPEND_BATCH = 256;
 
 /**
  * Carries out what the routes decide, so that nothing is lost and nothing is applied twice:
  * every action first goes into a persisted outbox (one per gateway node, one for inbox
  * appends, one for chat posts), and a delivery loop per outbox works it off — retrying
  * while a node is offline, with the envelope id as the gateway's idempotency key and as
- * Feishu's uuid, so a retry after a crash is harmless.
+ * Feishu's uuid, so a retry after a crash is harmless. What can never succeed goes to the
+ * dead letters (said once in the audit chat) and its lane goes on.
  */
 export class Relay {
   private readonly outboxes = new Map<string, Outbox<RelayAction>>();
   private readonly loops = new Map<string, DeliveryLoop<Work>>();
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly unsubscribe: (() => void)[] = [];
+  /** Items left from before a restart: their effects may have happened already (see appends). */
   private readonly replayed = new Set<string>();
+  /** Agent runs of a delivery that ended in error, in a row (this process). */
+  private readonly failedRuns = new Map<string, number>();
+  private readonly desk: DeadLetterDesk;
 
   constructor(
     private readonly ctx: RelayContext,
@@ -65,11 +91,36 @@ export class Relay {
     private readonly options: RelayOptions,
   ) {
     this.log = ports.logger.child({ component: "relay" });
+    this.clock = ports.clock ?? systemClock;
+    this.desk = new DeadLetterDesk({
+      stateDir: options.stateDir,
+      logger: ports.logger,
+      clock: this.clock,
+      locale: options.locale ?? DEFAULT_LOCALE,
+      ctx,
+      outboxes: this.outboxes,
+      post: (action) => this.execute([action]),
+      wake: (target) => this.loops.get(target)?.wake(),
+      replayed: this.replayed,
+      retryPollMs: options.retryPollMs,
+    });
   }
 
   /** The outboxes, for the tail ledger (exactly-once from the inboxes). */
   allOutboxes(): Outbox<RelayAction>[] {
     return [...this.outboxes.values()];
+  }
+
+  /** The mailbox tailer's ledger: exactly once from the inboxes into these outboxes. */
+  tailLedger(): OutboxTailLedger {
+    return new OutboxTailLedger(this.options.stateDir, () => this.allOutboxes(), {
+      logger: this.ports.logger,
+    });
+  }
+
+  /** Who may command the bridge (SIGHUP reloads it). */
+  updateAccess(access: RelayContext["access"]): void {
+    this.ctx.access = access;
   }
 
   async start(): Promise<void> {
@@ -79,12 +130,19 @@ export class Relay {
       const capacity = target.startsWith("_")
         ? Math.max(this.options.outboxPerNode * 10, 10_000)
         : this.options.outboxPerNode;
-      const outbox = new Outbox<RelayAction>({ dir, target, capacity, logger: this.ports.logger, laneOf });
+      const outbox = new Outbox<RelayAction>({
+        dir,
+        target,
+        capacity,
+        logger: this.ports.logger,
+        clock: this.clock,
+        laneOf,
+      });
       await outbox.load();
-      // Left from before a restart: their effects may have happened already (see `append`).
       for (const item of outbox.pending()) this.replayed.add(item.id);
       this.outboxes.set(target, outbox);
     }
+    await this.desk.load();
     for (const [node, gateway] of this.ports.gateways) {
       const loop = this.loop(
         node,
@@ -98,13 +156,16 @@ export class Relay {
     // mirror and answer of the whole relay wait for the slowest file.
     this.loop(MAILBOX_TARGET, 8, () => true);
     this.loop(CHAT_TARGET, 16, () => this.ports.chat !== undefined);
+    await this.desk.startRetries();
     for (const loop of this.loops.values()) loop.wake();
   }
 
   async stop(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
+    await this.desk.stopRetries();
     await Promise.all([...this.loops.values()].map((loop) => loop.stop()));
     await Promise.all([...this.outboxes.values()].map((outbox) => outbox.close()));
+    await this.desk.close();
   }
 
   /** A chat message from Feishu (person → node). */
@@ -134,6 +195,11 @@ export class Relay {
     return out;
   }
 
+  /** What could never be delivered (`clawbridge state dead-letters` reads the same journal). */
+  deadLetterList(): DeadLetter[] {
+    return this.desk.list();
+  }
+
   /**
    * Puts every action durably into its outbox, target by target. The inbox source goes on
    * the very last put: only once every effect of a line is written may the line count as
@@ -141,12 +207,11 @@ export class Relay {
    */
   private async execute(actions: RelayAction[], source?: { inbox: string; end: number }): Promise<void> {
     const byTarget = new Map<string, OutboxItem<RelayAction>[]>();
+    const now = this.clock.now();
     for (const action of actions) {
       const target = targetOf(action);
       if (!byTarget.has(target)) byTarget.set(target, []);
-      byTarget
-        .get(target)!
-        .push({ id: itemId(action), payload: action, enqueuedAt: Date.now(), attempts: 0 });
+      byTarget.get(target)!.push({ id: itemId(action), payload: action, enqueuedAt: now, attempts: 0 });
     }
     const batches = [...byTarget];
     if (source && batches.length > 0) batches.at(-1)![1].at(-1)!.source = source;
@@ -167,14 +232,11 @@ export class Relay {
           { target, inbox: source.inbox, pending: outbox.size },
           "outbox full; the inbox line waits",
         );
-        throw new ClawbridgeError(
-          "CB_MAILBOX_IO",
-          `the outbox for ${target} is full (${outbox.size} waiting)`,
-          {
-            retryable: true,
-            fix: `bring ${target} back online, or raise relay.outboxPerNode`,
-          },
-        );
+        const details = { target, pending: outbox.size, capacity: outbox.capacity };
+        throw new ClawbridgeError("CB_OUTBOX_FULL", relayMessages.text("outboxFullError", details), {
+          fix: relayMessages.text("outboxFullFix", { target }),
+          details,
+        });
       }
       for (const item of overflowed) void this.overflowed(item.payload, outbox.size);
     }
@@ -200,67 +262,85 @@ export class Relay {
       logger: this.log,
       concurrency,
       available,
+      clock: this.clock,
       // Only each lane's head may start: reading the whole backlog on every wake (each put
       // and each completion) made draining a backlog of thousands quadratic.
       pending: function* () {
         for (const item of outbox.laneHeads()) yield { ...item, lane: laneOf(item.payload) };
       },
-      work: async (item) => {
-        outbox.attempt(item.id);
-        await this.perform(item.payload, this.replayed.has(item.id));
-        await outbox.done(item.id);
-        this.replayed.delete(item.id);
+      work: (item) =>
+        target === MAILBOX_TARGET ? this.appendLane(outbox, item) : this.perform(outbox, item),
+      giveUp: (item, error, failures) => {
+        this.failedRuns.delete(item.id);
+        return this.desk.giveUp(target, item, error, failures);
       },
+      isFinal: isFinalFailure,
     });
     this.loops.set(target, loop);
     return loop;
   }
 
-  private async perform(action: RelayAction, replayed: boolean): Promise<void> {
-    switch (action.kind) {
-      case "deliver":
-        return this.deliver(action);
-      case "append":
-        return this.append(action, replayed);
-      case "post":
-        return this.post(action);
+  private async perform(outbox: Outbox<RelayAction>, item: Work): Promise<void> {
+    outbox.attempt(item.id);
+    const action = item.payload;
+    if (action.kind === "deliver") {
+      const failedRuns = this.failedRuns.get(item.id) ?? 0;
+      const answer = await deliverToGateway(
+        action,
+        this.ports.gateways.get(action.node),
+        this.ctx.nodes.get(action.node),
+        this.options.runTimeoutMs ?? 600_000,
+        failedRuns,
+      ).catch((error: unknown) => {
+        // Only a run the gateway says has failed may be tried under a new key (see idempotencyKey).
+        if (isRunFailure(error)) this.failedRuns.set(item.id, failedRuns + 1);
+        throw error;
+      });
+      this.failedRuns.delete(item.id);
+      // The folder is the full record: the delivered envelope goes into the addressee's inbox, marked.
+      const mirror: RelayAction[] = action.mirror
+        ? [{ kind: "append", envelope: { ...action.envelope, source: "clawbridge", delivered: "gateway" } }]
+        : [];
+      await this.execute([...mirror, ...planAnswer(action, answer, this.ctx)]);
+    } else if (action.kind === "post") {
+      await postToChat(this.ports.chat, action);
+    } else {
+      await appendToInboxes(this.ports.mailbox, [{ action, replayed: this.replayed.has(item.id) }]);
     }
+    await outbox.done(item.id);
+    this.replayed.delete(item.id);
   }
 
-  private async deliver(action: DeliverAction): Promise<void> {
-    const gateway = this.ports.gateways.get(action.node);
-    if (!gateway) throw new Error(`node ${action.node} has no gateway`);
-    const node = this.ctx.nodes.get(action.node);
-    const run = gateway.runAgent({
-      prompt: promptFor(action.envelope),
-      sessionKey: action.sessionKey,
-      idempotencyKey: action.envelope.id,
-      agentId: node?.agentId,
-      timeoutMs: this.options.runTimeoutMs ?? 600_000,
-    });
-    const result = await run.result;
-    if (result.status !== "ok") throw new Error(`run ${result.runId} ended ${result.status}`);
-    // The folder is the full record: the delivered envelope goes into the addressee's inbox, marked.
-    const mirror: AppendAction[] = action.mirror
-      ? [{ kind: "append", envelope: { ...action.envelope, source: "clawbridge", delivered: "gateway" } }]
-      : [];
-    await this.execute([...mirror, ...planAnswer(action, result.text, this.ctx)]);
-  }
-
-  private async append(action: AppendAction, replayed: boolean): Promise<void> {
-    const { envelope } = action;
-    if (replayed && (await inboxContainsId(this.ports.mailbox.layout, envelope.to, envelope.id))) return;
-    await this.ports.mailbox.append({ ...envelope, source: envelope.source ?? "clawbridge" });
-  }
-
-  private async post(action: PostAction): Promise<void> {
-    if (!this.ports.chat) return;
-    await this.ports.chat.send({
-      chatId: action.place.chatId,
-      content: { kind: "text", text: action.text },
-      ...(action.place.replyTo ? { replyTo: action.place.replyTo } : {}),
-      uuid: action.uuid,
-    });
+  /**
+   * Writes the lane's backlog (one inbox) in one locked append: answers to the bridge's own
+   * inbox arrive by the thousand under load. When the batch fails, the head is tried alone,
+   * so one bad line is judged on its own and never takes the others down with it.
+   */
+  private async appendLane(outbox: Outbox<RelayAction>, head: Work): Promise<void> {
+    const items = outbox.laneItems(head.lane, APPEND_BATCH);
+    const batch = items.length > 0 && items[0]!.id === head.id ? items : [head];
+    const write = async (list: OutboxItem<RelayAction>[]) => {
+      for (const item of list) outbox.attempt(item.id);
+      await appendToInboxes(
+        this.ports.mailbox,
+        list.map((item) => ({
+          action: item.payload as Extract<RelayAction, { kind: "append" }>,
+          replayed: this.replayed.has(item.id),
+        })),
+      );
+      await Promise.all(list.map((item) => outbox.done(item.id)));
+      for (const item of list) this.replayed.delete(item.id);
+    };
+    if (batch.length === 1) return write(batch);
+    try {
+      await write(batch);
+    } catch (error) {
+      this.log.warn(
+        { err: error, lane: head.lane, batch: batch.length },
+        "batched append failed; trying its head alone",
+      );
+      await write([head]);
+    }
   }
 }
 
@@ -280,10 +360,4 @@ function laneOf(action: RelayAction): string {
   if (action.kind === "deliver") return action.sessionKey;
   if (action.kind === "append") return action.envelope.to;
   return action.place.chatId;
-}
-
-/** What the addressed agent reads: who it is from, then the text. */
-function promptFor(envelope: Envelope): string {
-  const from = envelope.name ? `${envelope.name} (${envelope.from})` : envelope.from;
-  return `[clawbridge] ${envelope.type} from ${from}:\n\n${envelope.content}`;
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { WebSocket, type RawData } from "ws";
 import type { Logger } from "../core/index.js";
-import { requestFrameSchema, type RequestFrame } from "../gateway/frames.js";
+import { requestFrameSchema, type RequestFrame } from "../gateway/index.js";
 import type { Reply } from "./fake-runs.js";
 import { errorBody, type ClientInfo } from "./fake-types.js";
 

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { WebSocketServer } from "ws";
 import { silentLogger, type Logger } from "../core/index.js";
-import type { RequestFrame } from "../gateway/frames.js";
+import type { RequestFrame } from "../gateway/index.js";
 import { ConnectionHub, answerHealth, type Conn } from "./fake-connections.js";
 import { checkConnect, helloOk } from "./fake-handshake.js";
 import { Listeners } from "./fake-listeners.js";

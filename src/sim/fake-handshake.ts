@@ -1,7 +1,13 @@
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { deviceAuthPayload, deviceIdOf, verifyDeviceSignature } from "../gateway/device-identity.js";
-import { PROTOCOL_VERSION, connectParamsSchema, type ConnectParams } from "../gateway/frames.js";
+import {
+  PROTOCOL_VERSION,
+  connectParamsSchema,
+  deviceAuthPayload,
+  deviceIdOf,
+  verifyDeviceSignature,
+  type ConnectParams,
+} from "../gateway/index.js";
 import type { PairingBook } from "./fake-pairing.js";
 import { FAKE_EVENTS, FAKE_SERVER_VERSION, MAX_PAYLOAD, errorBody, type ResponseBody } from "./fake-types.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { agentParamsSchema } from "../gateway/frames.js";
+import { agentParamsSchema } from "../gateway/index.js";
 import type { Reply, RunEngine } from "./fake-runs.js";
 import { FAKE_SERVER_VERSION, errorBody, okBody } from "./fake-types.js";
 

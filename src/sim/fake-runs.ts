@@ -1,5 +1,5 @@
 import type { Logger } from "../core/index.js";
-import { parseSessionKey } from "../gateway/session-key.js";
+import { parseSessionKey } from "../gateway/index.js";
 import {
   DEFAULT_CHUNKS,
   DEFAULT_DELAY_MS,

@@ -1,5 +1,5 @@
 import type { Logger } from "../core/index.js";
-import type { GatewayErrorShape, RequestFrame } from "../gateway/frames.js";
+import type { GatewayErrorShape, RequestFrame } from "../gateway/index.js";
 
 /** The version string the fake reports in `hello-ok` and `status`. */
 export const FAKE_SERVER_VERSION = "2026.9.6-fake";

@@ -1,9 +1,11 @@
+import * as lark from "@larksuiteoapi/node-sdk";
 import { afterEach } from "vitest";
 import { createLogger, SecretRegistry, type Logger } from "../../src/core/index.js";
 import type { FeishuConfig } from "../../src/config/index.js";
 import { FeishuAdapter, type FeishuAdapterOptions, type InboundChatMessage } from "../../src/feishu/index.js";
 import {
   startFeishuEmulator,
+  type BridgeInfo,
   type FeishuEmulator,
   type FeishuEmulatorOptions,
 } from "../../src/sim/feishu/index.js";
@@ -21,6 +23,27 @@ export async function feishuEmulator(options: FeishuEmulatorOptions = {}): Promi
   const emu = await startFeishuEmulator(options);
   open.push(emu);
   return emu;
+}
+
+/** A logger for the Feishu SDK that drops every line: tests read the emulator, not the SDK's chatter. */
+export const quietLarkLogger = { error() {}, warn() {}, info() {}, debug() {}, trace() {} };
+
+/**
+ * The real SDK's API client pointed at the emulator, signed in as the bridge app or as the
+ * app whose credentials are given (a node's bot, or deliberately wrong ones).
+ */
+export function larkClient(
+  emu: FeishuEmulator,
+  creds: Pick<BridgeInfo, "appId" | "appSecret"> = emu.bridge,
+): lark.Client {
+  return new lark.Client({
+    appId: creds.appId,
+    appSecret: creds.appSecret,
+    domain: emu.url,
+    cache: new lark.DefaultCache(),
+    logger: quietLarkLogger,
+    loggerLevel: lark.LoggerLevel.error,
+  });
 }
 
 /** A logger writing to a sink the test can read, with the emulator's secrets registered. */

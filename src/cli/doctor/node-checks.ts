@@ -1,4 +1,4 @@
-import { isClawbridgeError, silentLogger, type ClawbridgeError } from "../../core/index.js";
+import { isClawbridgeError, silentLogger } from "../../core/index.js";
 import type { LoadedConfig, NodeConfig } from "../../config/index.js";
 import {
   DeviceTokenStore,
@@ -107,42 +107,42 @@ function failure(
       fix: ctx.t("fixPairing", { command: error.details.command, node }),
     };
   }
-  const known: ClawbridgeError | undefined = isClawbridgeError(error) ? error : undefined;
-  switch (known?.code) {
-    case "CB_GATEWAY_AUTH": {
-      const { tokenSource } = (known as ClawbridgeError<"CB_GATEWAY_AUTH">).details;
-      const where = tokenSource ? ctx.t("envVar", { name: tokenSource }) : `nodes[].token (${node})`;
-      return {
-        section: "nodes",
-        id: id("auth"),
-        label: label(ctx.t("checkAuth")),
-        ok: false,
-        detail: ctx.t("nodeAuthRefused"),
-        fix: ctx.t("fixAuth", { where, node }),
-      };
-    }
-    case "CB_GATEWAY_PROTOCOL_MISMATCH":
-      return {
-        section: "nodes",
-        id: id("protocol"),
-        label: label(ctx.t("checkProtocol")),
-        ok: false,
-        detail: ctx.t("nodeProtocol"),
-        fix: ctx.t("fixProtocol", { node }),
-      };
-    default: {
-      const unreachable = isClawbridgeError(error, "CB_GATEWAY_UNREACHABLE") ? error.details : undefined;
-      const reason = unreachable?.reason ?? (known ? known.render(ctx.locale).message : String(error));
-      return {
-        section: "nodes",
-        id: id("reachable"),
-        label: label(ctx.t("checkReachable")),
-        ok: false,
-        detail: ctx.t("nodeUnreachable", { url: unreachable?.url ?? "", reason }),
-        fix: ctx.t("fixReachable", { node }),
-      };
-    }
+  if (isClawbridgeError(error, "CB_GATEWAY_AUTH")) {
+    const { tokenSource } = error.details;
+    const where = tokenSource ? ctx.t("envVar", { name: tokenSource }) : `nodes[].token (${node})`;
+    return {
+      section: "nodes",
+      id: id("auth"),
+      label: label(ctx.t("checkAuth")),
+      ok: false,
+      detail: ctx.t("nodeAuthRefused"),
+      fix: ctx.t("fixAuth", { where, node }),
+    };
   }
+  if (isClawbridgeError(error, "CB_GATEWAY_PROTOCOL_MISMATCH")) {
+    return {
+      section: "nodes",
+      id: id("protocol"),
+      label: label(ctx.t("checkProtocol")),
+      ok: false,
+      detail: ctx.t("nodeProtocol"),
+      fix: ctx.t("fixProtocol", { node }),
+    };
+  }
+  const unreachable = isClawbridgeError(error, "CB_GATEWAY_UNREACHABLE") ? error.details : undefined;
+  // Why the last attempt failed, in the reader's language (a system error stays as the system wrote it).
+  const reason =
+    unreachable?.reasonText?.render(ctx.locale) ??
+    unreachable?.reason ??
+    (isClawbridgeError(error) ? error.render(ctx.locale).message : String(error));
+  return {
+    section: "nodes",
+    id: id("reachable"),
+    label: label(ctx.t("checkReachable")),
+    ok: false,
+    detail: ctx.t("nodeUnreachable", { url: unreachable?.url ?? "", reason }),
+    fix: ctx.t("fixReachable", { node }),
+  };
 }
 
 /** Every node: gateways are connected to and asked for `health`; mailbox-only nodes are listed. */

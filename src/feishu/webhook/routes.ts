@@ -1,6 +1,6 @@
 import Router from "@koa/router";
 import type { Context, Middleware } from "koa";
-import { silentLogger, systemClock, type Clock, type Logger } from "../../core/index.js";
+import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../../core/index.js";
 import type { CardActionAnswer } from "../types.js";
 import { DEFAULT_MAX_BODY_BYTES, readWebhookBody } from "./body.js";
 import { isCardActionPayload, toFeishuCardAnswer } from "./card-answer.js";
@@ -32,6 +32,11 @@ export interface WebhookRoutesOptions {
   windowMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Runs before the 200 goes out: makes the event durable (Feishu never sends an event again
+   * once it got its 200). A failure answers 500, so Feishu retries.
+   */
+  persist?(payload: Record<string, unknown>, meta: WebhookMeta): Promise<unknown>;
   /** Runs after the 200 went out; its errors are logged, never answered (Feishu would retry). */
   onEvent(payload: Record<string, unknown>, meta: WebhookMeta): unknown;
   /** Answers a `card.action.trigger`; without it card actions go to `onEvent` like any event. */
@@ -102,12 +107,12 @@ export function webhookRoutes(options: WebhookRoutesOptions): WebhookRoutes {
 
   const answerCardAction = async (verdict: WebhookEvent, meta: WebhookMeta, onCardAction: CardHandler) => {
     const work = inFlight.run(() => onCardAction(verdict.payload, meta));
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     const timedOut = new Promise<"timeout">(
-      (resolve) => (timer = setTimeout(resolve, cardTimeoutMs, "timeout")),
+      (resolve) => (timer = clock.setTimeout(() => resolve("timeout"), cardTimeoutMs)),
     );
     const outcome = await Promise.race([work, timedOut]);
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     const ids = { eventId: meta.eventId };
     if (outcome === "timeout") {
       log.warn(
@@ -156,10 +161,24 @@ export function webhookRoutes(options: WebhookRoutesOptions): WebhookRoutes {
       const meta: WebhookMeta = { eventId: verdict.eventId, eventType: verdict.eventType, receivedAt, route };
       log.debug({ eventId: meta.eventId, eventType: meta.eventType, route }, "webhook push accepted");
       const onCardAction = options.onCardAction?.bind(options);
-      ctx.body =
-        onCardAction && isCardActionPayload(verdict.eventType)
-          ? await answerCardAction(verdict, meta, onCardAction)
-          : dispatchEvent(verdict, meta);
+      if (onCardAction && isCardActionPayload(verdict.eventType)) {
+        ctx.body = await answerCardAction(verdict, meta, onCardAction);
+        return;
+      }
+      if (options.persist) {
+        try {
+          await options.persist(verdict.payload, meta);
+        } catch (error) {
+          log.error(
+            { err: error, eventId: meta.eventId },
+            "could not store the event; answered 500 so Feishu retries",
+          );
+          ctx.status = 500;
+          ctx.body = { code: 500, msg: "event not stored" };
+          return;
+        }
+      }
+      ctx.body = dispatchEvent(verdict, meta);
     };
 
   // strict + sensitive: `/feishu/events/` or `/Feishu/events` are 404, not an alias.

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startFeishuEmulator, type FeishuEmulator } from "../../../src/sim/feishu/index.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { DoctorCheck } from "../../../src/cli/doctor/index.js";
+import type { FeishuEmulator } from "../../../src/sim/feishu/index.js";
+import { feishuEmulator } from "../../helpers/feishu.js";
 import { runCli, type Finished } from "../../helpers/spawn.js";
 import { tempDir } from "../../helpers/temp.js";
 
@@ -10,24 +12,11 @@ import { tempDir } from "../../helpers/temp.js";
 // process (as a user runs it), the emulator in this one; the app secret reaches the child
 // only through the environment, as the config's `${FEISHU_APP_SECRET}` reference.
 
-interface DoctorCheck {
-  section: string;
-  id: string;
-  label: string;
-  ok: boolean;
-  skipped?: boolean;
-  detail: string;
-  fix?: string;
-}
-
 let emu: FeishuEmulator;
 
+// Closed after each test by the helper.
 beforeEach(async () => {
-  emu = await startFeishuEmulator();
-});
-
-afterEach(async () => {
-  await emu.close();
+  emu = await feishuEmulator();
 });
 
 /** A valid config apart from the Feishu section: a temp shared folder, no nodes. */

@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,7 +11,9 @@ import {
   type StateLock,
   type StateLockHolder,
 } from "../../../src/core/index.js";
+import { deadPid } from "../../helpers/dead-pid.js";
 import { logSink } from "../../helpers/log-sink.js";
+import { rejection } from "../../helpers/rejection.js";
 import { tempDir } from "../../helpers/temp.js";
 
 function fixture() {
@@ -30,22 +30,6 @@ function writeHolder(file: string, holder: Partial<StateLockHolder>): void {
     file,
     JSON.stringify({ host: os.hostname(), pid: 4242, since: "2026-02-14T10:00:00.000Z", ...holder }),
   );
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ClawbridgeError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isClawbridgeError(error)) throw new Error(`expected a ClawbridgeError, got ${String(error)}`);
-  return error;
-}
-
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
-  const pid = child.pid!;
-  await once(child, "exit");
-  return pid;
 }
 
 describe("state-dir lock state.dir/bridge.lock", () => {

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { pino, type Logger } from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { ClawbridgeError, createLogger, SecretRegistry } from "../../../src/core/index.js";
 import { SdkFeishuApi, sdkLogger } from "../../../src/feishu/index.js";
-import { startFeishuEmulator, type FeishuEmulator } from "../../../src/sim/feishu/index.js";
+import type { FeishuEmulator } from "../../../src/sim/feishu/index.js";
+import { feishuEmulator } from "../../helpers/feishu.js";
 import { logSink } from "../../helpers/log-sink.js";
 
 // The SDK logs whole axios errors on failure: the token request body (app_secret) and the
@@ -21,12 +22,9 @@ const VARIANTS: Variant[] = ["registered", "not registered", "bare pino"];
 
 let emu: FeishuEmulator;
 
+// Closed after each test by the helper.
 beforeEach(async () => {
-  emu = await startFeishuEmulator();
-});
-
-afterEach(async () => {
-  await emu.close();
+  emu = await feishuEmulator();
 });
 
 function makeLogger(variant: Variant, secret: string) {

@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
@@ -8,7 +6,9 @@ import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createLogger, isClawbridgeError, type ClawbridgeError } from "../../../src/core/index.js";
 import { acquireLease, type Lease, type LeaseLoss, type LeaseRecord } from "../../../src/mailbox/index.js";
+import { deadPid } from "../../helpers/dead-pid.js";
 import { logSink } from "../../helpers/log-sink.js";
+import { rejection } from "../../helpers/rejection.js";
 import { finished, projectRoot, spawnTs } from "../../helpers/spawn.js";
 import { tempDir } from "../../helpers/temp.js";
 import { waitFor } from "../../helpers/wait.js";
@@ -45,23 +45,6 @@ function writeForeign(file: string, record: Partial<LeaseRecord> = {}): LeaseRec
 function backdate(file: string, ms: number): void {
   const when = new Date(Date.now() - ms);
   utimesSync(file, when, when);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ClawbridgeError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isClawbridgeError(error)) throw new Error(`expected a ClawbridgeError, got ${String(error)}`);
-  return error;
-}
-
-/** A pid that certainly existed and is now gone. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
-  const pid = child.pid!;
-  await once(child, "exit");
-  return pid;
 }
 
 describe("shared-folder lease status/<self>.lock", () => {

@@ -1,4 +1,3 @@
-import type { ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,7 +8,7 @@ import { outboxFileName } from "../../../src/relay/outbox-journal.js";
 import { postUuid } from "../../../src/relay/relay-context.js";
 import type { DeliveryResult } from "../../../src/sim/feishu/index.js";
 import { CRASH_MAILBOX_NODE, crashWorld, type CrashWorld } from "../../helpers/crash-world.js";
-import { finished, spawnTs, type Finished } from "../../helpers/spawn.js";
+import { BridgeRunner } from "../../helpers/bridge-runner.js";
 import { sleep, waitFor } from "../../helpers/wait.js";
 
 // The relay's crash test (issue 7 §5). The bridge runs in a child process
@@ -53,78 +52,6 @@ interface MailboxEnvelope {
 }
 
 type Sent = GroupEnvelope | MailboxEnvelope;
-
-/** The bridge as a child process (`test/helpers/bridge-process.ts`), started again after each kill. */
-class BridgeRunner {
-  child?: ChildProcess;
-  url?: string;
-  private exit?: Promise<Finished>;
-  readonly starts: number[] = [];
-  readonly outputs: Finished[] = [];
-
-  constructor(
-    private readonly world: CrashWorld,
-    private readonly logFile: string,
-  ) {}
-
-  async start(): Promise<void> {
-    const began = Date.now();
-    const child = spawnTs(
-      "test/helpers/bridge-process.ts",
-      [this.world.configPath, this.logFile, "--relax-outbound"],
-      { env: this.world.env },
-    );
-    const exit = finished(child);
-    let ready: string | undefined;
-    let exited = false;
-    let buffered = "";
-    child.stdout!.on("data", (chunk: Buffer | string) => {
-      buffered += String(chunk);
-      ready ??= /^ready (\S+)$/m.exec(buffered)?.[1];
-    });
-    void exit.then(() => (exited = true));
-    await waitFor(() => ready ?? exited, {
-      timeoutMs: 30_000,
-      intervalMs: 5,
-      what: "the bridge to be ready",
-    });
-    if (!ready) {
-      const result = await exit;
-      throw new Error(`the bridge exited at start (${result.code ?? result.signal}): ${result.stderr}`);
-    }
-    this.child = child;
-    this.exit = exit;
-    this.url = ready;
-    this.starts.push(Date.now() - began);
-  }
-
-  async kill(): Promise<Finished> {
-    this.child!.kill("SIGKILL");
-    const result = await this.exit!;
-    this.outputs.push(result);
-    return result;
-  }
-
-  async stop(): Promise<Finished> {
-    this.child!.kill("SIGTERM");
-    const result = await this.exit!;
-    this.outputs.push(result);
-    return result;
-  }
-
-  /** Pending and in-flight work per outbox, from `/healthz`. */
-  async relayStats(): Promise<Record<string, { pending: number; inFlight: number }> | undefined> {
-    try {
-      const response = await fetch(`${this.url}/healthz`);
-      const body = (await response.json()) as {
-        relay?: Record<string, { pending: number; inFlight: number }>;
-      };
-      return body.relay;
-    } catch {
-      return undefined;
-    }
-  }
-}
 
 function readInbox(world: CrashWorld, file: string): { ids: string[]; bad: string[] } {
   const text = readFileSync(path.join(world.messagesDir, file), "utf8");

@@ -1,36 +1,6 @@
-import * as lark from "@larksuiteoapi/node-sdk";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  startFeishuEmulator,
-  type FeishuEmulator,
-  type FeishuEmulatorOptions,
-} from "../../../src/sim/feishu/index.js";
-
-// The SDK logs through this; tests stay quiet.
-const quiet = { error() {}, warn() {}, info() {}, debug() {}, trace() {} };
-
-let emu: FeishuEmulator | undefined;
-
-afterEach(async () => {
-  await emu?.close();
-  emu = undefined;
-});
-
-async function start(options?: FeishuEmulatorOptions): Promise<FeishuEmulator> {
-  emu = await startFeishuEmulator(options);
-  return emu;
-}
-
-function client(e: FeishuEmulator, creds = e.bridge): lark.Client {
-  return new lark.Client({
-    appId: creds.appId,
-    appSecret: creds.appSecret,
-    domain: e.url,
-    cache: new lark.DefaultCache(),
-    logger: quiet,
-    loggerLevel: lark.LoggerLevel.error,
-  });
-}
+import type * as lark from "@larksuiteoapi/node-sdk";
+import { describe, expect, it } from "vitest";
+import { feishuEmulator, larkClient } from "../../helpers/feishu.js";
 
 interface HttpFailure {
   status: number;
@@ -67,10 +37,10 @@ function send(c: lark.Client, chatId: string, content: string, msgType = "text",
 
 describe("feishu emulator: identity and tokens", () => {
   it("issues a tenant token and answers bot info for the bridge app", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     expect(e.bridge.appId).toMatch(/^cli_[0-9a-f]{16}$/);
     expect(e.bridge.appSecret).toHaveLength(32);
-    const info = await client(e).request<{ code: number; bot: Record<string, unknown> }>({
+    const info = await larkClient(e).request<{ code: number; bot: Record<string, unknown> }>({
       url: "/open-apis/bot/v3/info",
       method: "GET",
     });
@@ -86,8 +56,8 @@ describe("feishu emulator: identity and tokens", () => {
   });
 
   it("refuses a wrong secret (400/10014) and a missing or revoked token (99991661/99991663)", async () => {
-    const e = await start();
-    const bad = client(e, { ...e.bridge, appSecret: "wrong-secret-0123456789" });
+    const e = await feishuEmulator();
+    const bad = larkClient(e, { ...e.bridge, appSecret: "wrong-secret-0123456789" });
     const refused = await failure(bad.request({ url: "/open-apis/bot/v3/info", method: "GET" }));
     expect(refused).toMatchObject({ status: 400, data: { code: 10014 } });
 
@@ -95,7 +65,7 @@ describe("feishu emulator: identity and tokens", () => {
     expect(raw.status).toBe(400);
     expect(await raw.json()).toMatchObject({ code: 99991661 });
 
-    const c = client(e);
+    const c = larkClient(e);
     await c.request({ url: "/open-apis/bot/v3/info", method: "GET" });
     e.revokeTokens();
     // The SDK keeps its cached token: every call now fails until the client is rebuilt.
@@ -104,13 +74,13 @@ describe("feishu emulator: identity and tokens", () => {
   });
 
   it("gives every app its own open_id for the same person, and one union_id", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const node = e.addBot({ name: "node-a" });
     const alice = e.addPerson({ name: "alice" });
     expect(alice.openIdFor(e.bridge.appId)).not.toBe(alice.openIdFor(node.appId));
     expect(node.openIdFor(e.bridge.appId)).not.toBe(node.openIdFor(node.appId));
     expect(alice.unionId).toMatch(/^on_/);
-    const nodeInfo = await client(e, e.appInfo(node.appId)).request<{
+    const nodeInfo = await larkClient(e, e.appInfo(node.appId)).request<{
       bot: { open_id: string; app_name: string };
     }>({
       url: "/open-apis/bot/v3/info",
@@ -124,8 +94,8 @@ describe("feishu emulator: identity and tokens", () => {
 
 describe("feishu emulator: messages", () => {
   it("sends once per uuid: the same uuid returns the first message", async () => {
-    const e = await start();
-    const c = client(e);
+    const e = await feishuEmulator();
+    const c = larkClient(e);
     const first = await send(c, e.defaultChat, text("hello"), "text", "uuid-1");
     const again = await send(c, e.defaultChat, text("hello"), "text", "uuid-1");
     expect(first.code).toBe(0);
@@ -145,8 +115,8 @@ describe("feishu emulator: messages", () => {
   });
 
   it("replies in a thread: parent, root and thread ids", async () => {
-    const e = await start();
-    const c = client(e);
+    const e = await feishuEmulator();
+    const c = larkClient(e);
     const root = await send(c, e.defaultChat, text("root"));
     const rootId = root.data!.message_id!;
     const reply = await c.im.v1.message.reply({
@@ -171,8 +141,8 @@ describe("feishu emulator: messages", () => {
   });
 
   it("patches only update_multi cards, and records every patch", async () => {
-    const e = await start();
-    const c = client(e);
+    const e = await feishuEmulator();
+    const c = larkClient(e);
     const live = await send(c, e.defaultChat, card(), "interactive");
     const id = live.data!.message_id!;
     expect(e.message(id)?.updateMulti).toBe(true);
@@ -204,8 +174,8 @@ describe("feishu emulator: messages", () => {
   });
 
   it("refuses oversize text, invalid cards, unknown chats and bad msg_type", async () => {
-    const e = await start({ limits: { textMaxBytes: 100, cardMaxBytes: 200 } });
-    const c = client(e);
+    const e = await feishuEmulator({ limits: { textMaxBytes: 100, cardMaxBytes: 200 } });
+    const c = larkClient(e);
     expect((await failure(send(c, e.defaultChat, text("x".repeat(200))))).data.code).toBe(230025);
     expect(
       (await failure(send(c, e.defaultChat, card({ pad: "y".repeat(300) }), "interactive"))).data.code,
@@ -223,10 +193,10 @@ describe("feishu emulator: messages", () => {
   });
 
   it("answers chat info for a chat the bot is in", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const alice = e.addPerson({ name: "alice" });
     const chatId = e.createChat({ name: "ops", members: [alice, "bridge"] });
-    const res = await client(e).im.v1.chat.get({ path: { chat_id: chatId } });
+    const res = await larkClient(e).im.v1.chat.get({ path: { chat_id: chatId } });
     expect(res.data).toMatchObject({ name: "ops", chat_mode: "group", user_count: "1", bot_count: "1" });
     expect(res.data?.owner_id).toBe(alice.openIdFor(e.bridge.appId));
   });
@@ -234,8 +204,8 @@ describe("feishu emulator: messages", () => {
 
 describe("feishu emulator: limits", () => {
   it("limits sends per chat to sendPerChatQps (400/230020)", async () => {
-    const e = await start({ limits: { sendPerChatQps: 3 } });
-    const c = client(e);
+    const e = await feishuEmulator({ limits: { sendPerChatQps: 3 } });
+    const c = larkClient(e);
     for (let i = 0; i < 3; i++) await send(c, e.defaultChat, text(`m${i}`));
     const refused = await failure(send(c, e.defaultChat, text("one too many")));
     expect(refused).toMatchObject({ status: 400, data: { code: 230020 } });
@@ -246,8 +216,8 @@ describe("feishu emulator: limits", () => {
   });
 
   it("limits patches per message (230020)", async () => {
-    const e = await start({ limits: { patchPerMessageQps: 2 } });
-    const c = client(e);
+    const e = await feishuEmulator({ limits: { patchPerMessageQps: 2 } });
+    const c = larkClient(e);
     const id = (await send(c, e.defaultChat, card(), "interactive")).data!.message_id!;
     const patch = () => c.im.v1.message.patch({ path: { message_id: id }, data: { content: card() } });
     await patch();
@@ -256,8 +226,8 @@ describe("feishu emulator: limits", () => {
   });
 
   it("limits the app to appQps with 429/99991400 and x-ogw-ratelimit headers", async () => {
-    const e = await start({ limits: { appQps: 4, sendPerChatQps: Infinity } });
-    const c = client(e);
+    const e = await feishuEmulator({ limits: { appQps: 4, sendPerChatQps: Infinity } });
+    const c = larkClient(e);
     for (let i = 0; i < 4; i++) await send(c, e.defaultChat, text(`m${i}`));
     const refused = await failure(send(c, e.defaultChat, text("over")));
     expect(refused.status).toBe(429);
@@ -269,8 +239,8 @@ describe("feishu emulator: limits", () => {
 
 describe("feishu emulator: faults", () => {
   it("answers a one-shot 429 with headers, then works again", async () => {
-    const e = await start();
-    const c = client(e);
+    const e = await feishuEmulator();
+    const c = larkClient(e);
     e.fault({ method: "POST", path: "/open-apis/im/v1/messages", status: 429, resetSec: 2 });
     const refused = await failure(send(c, e.defaultChat, text("a"), "text", "u-a"));
     expect(refused).toMatchObject({ status: 429, data: { code: 99991400 } });
@@ -281,8 +251,8 @@ describe("feishu emulator: faults", () => {
   });
 
   it("answers 5xx `times` times without creating the message", async () => {
-    const e = await start();
-    const c = client(e);
+    const e = await feishuEmulator();
+    const c = larkClient(e);
     e.fault({ path: /\/im\/v1\/messages$/, status: 503, times: 2 });
     expect(await failure(send(c, e.defaultChat, text("a")))).toMatchObject({
       status: 503,
@@ -296,8 +266,8 @@ describe("feishu emulator: faults", () => {
   });
 
   it("commitThenFail creates the message, and a retry with the same uuid does not post twice", async () => {
-    const e = await start();
-    const c = client(e);
+    const e = await feishuEmulator();
+    const c = larkClient(e);
     e.fault({ method: "POST", path: "/open-apis/im/v1/messages", status: 500, commitThenFail: true });
     expect((await failure(send(c, e.defaultChat, text("once"), "text", "u-once"))).status).toBe(500);
     expect(e.messages()).toHaveLength(1);
@@ -307,8 +277,8 @@ describe("feishu emulator: faults", () => {
   });
 
   it("adds latency per fault and globally", async () => {
-    const e = await start();
-    const c = client(e);
+    const e = await feishuEmulator();
+    const c = larkClient(e);
     await c.request({ url: "/open-apis/bot/v3/info", method: "GET" });
     e.fault({ path: "/open-apis/bot/v3/info", latencyMs: 150 });
     let t0 = performance.now();
@@ -324,10 +294,10 @@ describe("feishu emulator: faults", () => {
 
 describe("feishu emulator: call log and control API", () => {
   it("records calls without secrets or tokens", async () => {
-    const e = await start();
-    const c = client(e);
+    const e = await feishuEmulator();
+    const c = larkClient(e);
     await send(c, e.defaultChat, text("hello"), "text", "u-1");
-    await client(e, { ...e.bridge, appSecret: "another-wrong-secret" })
+    await larkClient(e, { ...e.bridge, appSecret: "another-wrong-secret" })
       .request({ url: "/open-apis/bot/v3/info", method: "GET" })
       .catch(() => undefined);
     await fetch(`${e.url}/callback/ws/endpoint`, {
@@ -350,7 +320,7 @@ describe("feishu emulator: call log and control API", () => {
   });
 
   it("drives the emulator over /_emulator and answers unknown routes with 404 JSON", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const said = await fetch(`${e.url}/_emulator/say`, {
       method: "POST",
       body: JSON.stringify({ from: "carol", text: "hi", mentions: ["bridge"] }),

@@ -2,16 +2,10 @@ import { createDecipheriv, createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
 import * as lark from "@larksuiteoapi/node-sdk";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  encryptWebhookBody,
-  signWebhook,
-  startFeishuEmulator,
-  webhookRequest,
-  type FeishuEmulator,
-} from "../../../src/sim/feishu/index.js";
+import { encryptWebhookBody, signWebhook, webhookRequest } from "../../../src/sim/feishu/index.js";
+import { feishuEmulator, larkClient, quietLarkLogger } from "../../helpers/feishu.js";
 import { waitFor } from "../../helpers/wait.js";
 
-const quiet = { error() {}, warn() {}, info() {}, debug() {}, trace() {} };
 const ENCRYPT_KEY = "test-encrypt-key-0123456789";
 const VERIFICATION_TOKEN = "test-verification-token";
 
@@ -24,12 +18,9 @@ interface Received {
   raw: string;
 }
 
-let emu: FeishuEmulator | undefined;
 const servers: Server[] = [];
 
 afterEach(async () => {
-  await emu?.close();
-  emu = undefined;
   for (const server of servers.splice(0)) {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -79,7 +70,7 @@ function expectedSignature(r: Received, key = ENCRYPT_KEY): string {
 
 describe("feishu emulator: webhook push", () => {
   it("posts signed, encrypted events and resolves with the receiver's answer", async () => {
-    emu = await startFeishuEmulator();
+    const emu = await feishuEmulator();
     const { base, received } = await receiver(() => ({ code: 0 }));
     emu.useWebhook({
       eventsUrl: `${base}/events`,
@@ -109,7 +100,7 @@ describe("feishu emulator: webhook push", () => {
   });
 
   it("posts plain JSON without a signature when no encrypt key is set", async () => {
-    emu = await startFeishuEmulator();
+    const emu = await feishuEmulator();
     const { base, received } = await receiver();
     emu.useWebhook({ eventsUrl: `${base}/plain` });
     await emu.say(emu.defaultChat, emu.addPerson({ name: "bo" }), "plain").delivered;
@@ -119,7 +110,7 @@ describe("feishu emulator: webhook push", () => {
   });
 
   it("sends the url_verification challenge (encrypted when a key is set)", async () => {
-    emu = await startFeishuEmulator();
+    const emu = await feishuEmulator();
     const { base, received } = await receiver((body) => {
       const plain = body.encrypt ? decrypt(body.encrypt) : body;
       return plain.type === "url_verification" ? { challenge: plain.challenge } : {};
@@ -144,7 +135,7 @@ describe("feishu emulator: webhook push", () => {
   });
 
   it("sends card actions to cardsUrl and applies the answer", async () => {
-    emu = await startFeishuEmulator();
+    const emu = await feishuEmulator();
     const { base, received } = await receiver((_body, url) =>
       url === "/cards"
         ? {
@@ -154,14 +145,7 @@ describe("feishu emulator: webhook push", () => {
         : {},
     );
     emu.useWebhook({ eventsUrl: `${base}/events`, cardsUrl: `${base}/cards` });
-    const client = new lark.Client({
-      appId: emu.bridge.appId,
-      appSecret: emu.bridge.appSecret,
-      domain: emu.url,
-      cache: new lark.DefaultCache(),
-      logger: quiet,
-      loggerLevel: lark.LoggerLevel.error,
-    });
+    const client = larkClient(emu);
     const sent = await client.im.v1.message.create({
       params: { receive_id_type: "chat_id" },
       data: {
@@ -179,12 +163,12 @@ describe("feishu emulator: webhook push", () => {
   });
 
   it("is accepted by the SDK's own webhook dispatcher (signature, decryption, auto challenge)", async () => {
-    emu = await startFeishuEmulator();
+    const emu = await feishuEmulator();
     const got: Json[] = [];
     const dispatcher = new lark.EventDispatcher({
       encryptKey: ENCRYPT_KEY,
       verificationToken: VERIFICATION_TOKEN,
-      logger: quiet,
+      logger: quietLarkLogger,
       loggerLevel: lark.LoggerLevel.error,
     }).register({
       "im.message.receive_v1": async (data: Json) => {

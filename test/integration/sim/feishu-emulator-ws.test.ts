@@ -1,32 +1,19 @@
 import * as lark from "@larksuiteoapi/node-sdk";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import {
-  startFeishuEmulator,
-  type BridgeInfo,
-  type FeishuEmulator,
-  type FeishuEmulatorOptions,
-} from "../../../src/sim/feishu/index.js";
+import type { BridgeInfo, FeishuEmulator } from "../../../src/sim/feishu/index.js";
+import { feishuEmulator, larkClient, quietLarkLogger } from "../../helpers/feishu.js";
 import { waitFor } from "../../helpers/wait.js";
-
-const quiet = { error() {}, warn() {}, info() {}, debug() {}, trace() {} };
 
 // Loose view of what the SDK hands a handler (header and event fields flattened).
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-let emu: FeishuEmulator | undefined;
 const clients: lark.WSClient[] = [];
 
-afterEach(async () => {
+// Runs before the emulator helper's own clean-up closes the emulator (hooks run as a stack).
+afterEach(() => {
   for (const c of clients.splice(0)) c.close({ force: true });
-  await emu?.close();
-  emu = undefined;
 });
-
-async function start(options?: FeishuEmulatorOptions): Promise<FeishuEmulator> {
-  emu = await startFeishuEmulator(options);
-  return emu;
-}
 
 /** A real SDK long-connection client; records what its handlers received. */
 function connect(
@@ -40,12 +27,15 @@ function connect(
     appId: creds.appId,
     appSecret: creds.appSecret,
     domain: e.url,
-    logger: quiet,
+    logger: quietLarkLogger,
     loggerLevel: lark.LoggerLevel.error,
     ...extra,
   });
   clients.push(ws);
-  const dispatcher = new lark.EventDispatcher({ logger: quiet, loggerLevel: lark.LoggerLevel.error });
+  const dispatcher = new lark.EventDispatcher({
+    logger: quietLarkLogger,
+    loggerLevel: lark.LoggerLevel.error,
+  });
   const wrap = (name: string) => async (data: Json) => {
     received.push(data);
     return handlers[name]?.(data);
@@ -58,20 +48,9 @@ function connect(
   return { received, ws };
 }
 
-function apiClient(e: FeishuEmulator, creds = e.bridge): lark.Client {
-  return new lark.Client({
-    appId: creds.appId,
-    appSecret: creds.appSecret,
-    domain: e.url,
-    cache: new lark.DefaultCache(),
-    logger: quiet,
-    loggerLevel: lark.LoggerLevel.error,
-  });
-}
-
 describe("feishu emulator: long connection", () => {
   it("delivers a text event to the SDK and resolves with its ack", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const { received } = connect(e, { "im.message.receive_v1": () => ({ seen: true }) });
     await waitFor(() => e.wsClients() === 1, { what: "the SDK to connect" });
     const alice = e.addPerson({ name: "alice" });
@@ -112,7 +91,7 @@ describe("feishu emulator: long connection", () => {
   });
 
   it("splits large payloads into multi-part frames that the SDK reassembles", async () => {
-    const e = await start({ fragmentBytes: 64 });
+    const e = await feishuEmulator({ fragmentBytes: 64 });
     const { received } = connect(e);
     await waitFor(() => e.wsClients() === 1, { what: "the SDK to connect" });
     const text = "多段消息 ".repeat(40);
@@ -128,7 +107,7 @@ describe("feishu emulator: long connection", () => {
   });
 
   it("answers pings with a pong carrying ClientConfig, and the SDK follows its PingInterval", async () => {
-    const e = await start({ pingIntervalSec: 1, reconnectIntervalSec: 2 });
+    const e = await feishuEmulator({ pingIntervalSec: 1, reconnectIntervalSec: 2 });
     connect(e);
     const pong = await waitFor(() => e.wsFrames.find((f) => f.dir === "out" && f.headers.type === "pong"), {
       what: "a pong",
@@ -146,7 +125,7 @@ describe("feishu emulator: long connection", () => {
   });
 
   it("queues events while disconnected and flushes them in order after the SDK reconnects", async () => {
-    const e = await start({ reconnectIntervalSec: 1 });
+    const e = await feishuEmulator({ reconnectIntervalSec: 1 });
     const { received } = connect(e);
     await waitFor(() => e.wsClients() === 1, { what: "the SDK to connect" });
     // The first reconnect attempt fails, so the SDK waits ReconnectInterval (1 s) and the
@@ -165,7 +144,7 @@ describe("feishu emulator: long connection", () => {
   });
 
   it("queues events emitted before any client started", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const emitted = e.say(e.defaultChat, e.addPerson({ name: "erin" }), "early");
     const { received } = connect(e);
     expect(await emitted.delivered).toMatchObject({ code: 200 });
@@ -173,7 +152,7 @@ describe("feishu emulator: long connection", () => {
   });
 
   it("refuses a WebSocket with an unknown device_id", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const ws = new WebSocket(`${e.url.replace("http", "ws")}/ws?fpid=1&device_id=bogus&service_id=1`);
     const status = await new Promise<number>((resolve) => {
       ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
@@ -185,7 +164,7 @@ describe("feishu emulator: long connection", () => {
   });
 
   it("refuses bad credentials at the endpoint so the SDK gives up (onError)", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const errors: Error[] = [];
     connect(
       e,
@@ -200,7 +179,7 @@ describe("feishu emulator: long connection", () => {
   });
 
   it("delivers card clicks and form submits; the answer's toast and card take effect", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const { received } = connect(e, {
       "card.action.trigger": (data) => ({
         toast: { type: "success", content: `ok ${data.action.value?.choice ?? "form"}` },
@@ -208,7 +187,7 @@ describe("feishu emulator: long connection", () => {
       }),
     });
     await waitFor(() => e.wsClients() === 1, { what: "the SDK to connect" });
-    const sent = await apiClient(e).im.v1.message.create({
+    const sent = await larkClient(e).im.v1.message.create({
       params: { receive_id_type: "chat_id" },
       data: {
         receive_id: e.defaultChat,
@@ -243,7 +222,7 @@ describe("feishu emulator: long connection", () => {
   });
 
   it("redelivers under the same event_id, and duplicates the message under a new one", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const { received } = connect(e);
     const first = e.say(e.defaultChat, e.addPerson({ name: "frank" }), "once");
     await first.delivered;
@@ -259,7 +238,7 @@ describe("feishu emulator: long connection", () => {
 
 describe("feishu emulator: who receives what", () => {
   it("delivers another bot's message only when it @mentions the bridge (includeBotAtMsg)", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const node = e.addBot({ name: "node-a" });
     e.addMembers(e.defaultChat, [node]);
     const { received } = connect(e);
@@ -281,7 +260,7 @@ describe("feishu emulator: who receives what", () => {
   });
 
   it("without groupMsg only @mentions reach the bridge", async () => {
-    const e = await start({ apps: [{ scopes: { groupMsg: false } }] });
+    const e = await feishuEmulator({ apps: [{ scopes: { groupMsg: false } }] });
     const { received } = connect(e);
     const gina = e.addPerson({ name: "gina" });
     expect(await e.say(e.defaultChat, gina, "chatter").delivered).toMatchObject({ via: "none" });
@@ -292,14 +271,14 @@ describe("feishu emulator: who receives what", () => {
   });
 
   it("never echoes the bridge's own messages; a node's app hears a bridge message that @mentions its bot", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const node = e.addBot({ name: "node-b" });
     e.addMembers(e.defaultChat, [node]);
     const bridgeSide = connect(e);
     const nodeSide = connect(e, {}, e.appInfo(node.appId));
     await waitFor(() => e.wsClients() === 2, { what: "both SDK clients" });
     const atNode = `<at user_id="${node.openIdFor(e.bridge.appId)}">node-b</at> please summarize`;
-    const sent = await apiClient(e).im.v1.message.create({
+    const sent = await larkClient(e).im.v1.message.create({
       params: { receive_id_type: "chat_id" },
       data: { receive_id: e.defaultChat, msg_type: "text", content: JSON.stringify({ text: atNode }) },
     });
@@ -316,7 +295,7 @@ describe("feishu emulator: who receives what", () => {
   });
 
   it("delivers posts, images and files in Feishu's receive format", async () => {
-    const e = await start();
+    const e = await feishuEmulator();
     const { received } = connect(e);
     const hana = e.addPerson({ name: "hana" });
     await e.sayPost(e.defaultChat, hana, {

@@ -24,6 +24,7 @@ describe("defaults", () => {
         mirrorToChat: true,
         budget: { perPairPerMinute: 20, cooldownSeconds: 60 },
         outboxPerNode: 1000,
+        runTimeoutMs: 600_000,
       },
       tasks: { timeoutMs: 1_800_000, maxQueued: 100 },
       access: { dispatchers: [], admins: [] },

@@ -1,17 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../../src/core/index.js";
 import {
   fitText,
   MAX_UUID_LENGTH,
   noticeCard,
-  OutboundQueue,
   payloadBytes,
   textFallbackUuid,
   textPayloadBytes,
   withUpdateMulti,
 } from "../../../src/feishu/outbound/index.js";
-import { logSink } from "../../helpers/log-sink.js";
-import { MemoryFeishuApi } from "../../helpers/memory-feishu-api.js";
+import { outboundHarness } from "../../helpers/outbound-harness.js";
 
 const BROKEN_PAIR = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -113,16 +110,8 @@ describe("cards and uuids", () => {
 });
 
 describe("OutboundQueue.send — over-size text", () => {
-  function setup(truncationNotice?: (pointer?: string) => string) {
-    const api = new MemoryFeishuApi();
-    const queue = new OutboundQueue({
-      api,
-      logger: createLogger({ destination: logSink().stream }),
-      limits: { textMaxBytes: 400 },
-      truncationNotice,
-    });
-    return { api, queue };
-  }
+  const setup = (truncationNotice?: (pointer?: string) => string) =>
+    outboundHarness({ limits: { textMaxBytes: 400 }, truncationNotice });
 
   it("cuts a long text at a character boundary and appends the notice with the pointer", async () => {
     const { api, queue } = setup();

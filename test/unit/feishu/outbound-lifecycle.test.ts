@@ -1,21 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../../src/core/index.js";
-import { OutboundQueue, type OutboundLimits } from "../../../src/feishu/outbound/index.js";
-import { logSink } from "../../helpers/log-sink.js";
-import { feishuErrors, MemoryFeishuApi } from "../../helpers/memory-feishu-api.js";
+import type { OutboundLimits } from "../../../src/feishu/outbound/index.js";
+import { feishuErrors } from "../../helpers/memory-feishu-api.js";
+import { outboundHarness } from "../../helpers/outbound-harness.js";
 import { waitFor } from "../../helpers/wait.js";
 
-function setup(limits: Partial<OutboundLimits> = {}) {
-  const sink = logSink();
-  const api = new MemoryFeishuApi({ sendPerChatQps: Infinity });
-  const queue = new OutboundQueue({
-    api,
-    logger: createLogger({ destination: sink.stream, level: "debug" }),
-    limits,
-    retry: { baseMs: 10, maxMs: 50 },
-  });
-  return { api, queue, sink };
-}
+// No chat limit on the fake's side: these tests are about the queue's own pacing and closing.
+const setup = (limits: Partial<OutboundLimits> = {}) =>
+  outboundHarness({ api: { sendPerChatQps: Infinity }, limits });
 
 const text = (value: string) => ({ kind: "text" as const, text: value });
 

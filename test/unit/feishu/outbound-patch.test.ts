@@ -1,26 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../../src/core/index.js";
 import type { CardJson } from "../../../src/feishu/types.js";
-import { OutboundQueue, type OutboundLimits } from "../../../src/feishu/outbound/index.js";
-import { logSink } from "../../helpers/log-sink.js";
-import {
-  feishuErrors,
-  MemoryFeishuApi,
-  type MemoryFeishuApiOptions,
-} from "../../helpers/memory-feishu-api.js";
+import type { OutboundQueue } from "../../../src/feishu/outbound/index.js";
+import { feishuErrors } from "../../helpers/memory-feishu-api.js";
+import { outboundHarness } from "../../helpers/outbound-harness.js";
 import { sleep, waitFor } from "../../helpers/wait.js";
-
-function setup(options: { api?: MemoryFeishuApiOptions; limits?: Partial<OutboundLimits> } = {}) {
-  const sink = logSink();
-  const api = new MemoryFeishuApi(options.api);
-  const queue = new OutboundQueue({
-    api,
-    logger: createLogger({ destination: sink.stream, level: "debug" }),
-    limits: options.limits,
-    retry: { baseMs: 10, maxMs: 50 },
-  });
-  return { api, queue, sink };
-}
 
 const card = (step: number | string): CardJson => ({
   elements: [{ tag: "div", text: { tag: "plain_text", content: `step ${step}` } }],
@@ -38,7 +21,7 @@ async function liveCard(queue: OutboundQueue) {
 
 describe("OutboundQueue.patch", () => {
   it("coalesces a burst: 20 patches, far fewer calls, the 20th card shown, every caller resolved", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     const messageId = await liveCard(queue);
     const patches = Array.from({ length: 20 }, (_, i) => queue.patch(messageId, card(i + 1)));
     await Promise.all(patches);
@@ -54,7 +37,10 @@ describe("OutboundQueue.patch", () => {
   });
 
   it("spaces patches of one message 1000/qps apart and never applies a stale card", async () => {
-    const { api, queue } = setup({ api: { patchPerMessageQps: 10 }, limits: { perMessagePatchQps: 10 } });
+    const { api, queue } = outboundHarness({
+      api: { patchPerMessageQps: 10 },
+      limits: { perMessagePatchQps: 10 },
+    });
     const messageId = await liveCard(queue);
     const done: Promise<void>[] = [];
     for (let i = 1; i <= 15; i++) {
@@ -72,7 +58,7 @@ describe("OutboundQueue.patch", () => {
   });
 
   it("delivers a final patch despite 429s on that message", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     const messageId = await liveCard(queue);
     api.failNext(2, () => feishuErrors.rateLimited({ retryAfterMs: 150, scope: "message" }), {
       method: "patchMessage",
@@ -83,7 +69,7 @@ describe("OutboundQueue.patch", () => {
   });
 
   it("retries with the newest card when one arrives during the backoff", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     const messageId = await liveCard(queue);
     api.failNext(1, feishuErrors.server(), { method: "patchMessage" });
     const first = queue.patch(messageId, card("old"));
@@ -94,7 +80,7 @@ describe("OutboundQueue.patch", () => {
   });
 
   it("keeps patches of different messages independent", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     const a = await liveCard(queue);
     const b = await liveCard(queue);
     // Message a is held far longer than the test; b must not wait for it.
@@ -112,7 +98,7 @@ describe("OutboundQueue.patch", () => {
   });
 
   it("shows a minimal notice card (same schema, header kept) for a card over the limit", async () => {
-    const { api, queue } = setup({ limits: { cardMaxBytes: 2000 } });
+    const { api, queue } = outboundHarness({ limits: { cardMaxBytes: 2000 } });
     const sent = await queue.send({
       chatId: "oc_live",
       content: { kind: "card", card: { schema: "2.0", body: { elements: [] } }, fallbackText: "…" },
@@ -132,7 +118,7 @@ describe("OutboundQueue.patch", () => {
   });
 
   it("rejects every coalesced caller when Feishu refuses the card", async () => {
-    const { api, queue, sink } = setup();
+    const { api, queue, sink } = outboundHarness();
     const sentText = await queue.send({ chatId: "oc_live", content: { kind: "text", text: "not a card" } });
     const results = await Promise.allSettled([
       queue.patch(sentText.messageId, card(1)),

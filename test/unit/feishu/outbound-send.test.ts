@@ -1,46 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { ClawbridgeError, createLogger } from "../../../src/core/index.js";
-import {
-  OutboundQueue,
-  type OutboundLimits,
-  type OutboundQueueOptions,
-  type OutboundRetryOptions,
-} from "../../../src/feishu/outbound/index.js";
-import { logSink } from "../../helpers/log-sink.js";
-import {
-  feishuErrors,
-  MemoryFeishuApi,
-  type MemoryFeishuApiOptions,
-} from "../../helpers/memory-feishu-api.js";
+import { ClawbridgeError } from "../../../src/core/index.js";
+import { feishuErrors } from "../../helpers/memory-feishu-api.js";
+import { outboundHarness } from "../../helpers/outbound-harness.js";
 import { waitFor } from "../../helpers/wait.js";
 
 // setTimeout may fire a millisecond early by Date.now(); allow a little for that.
 const TIMER_SLACK_MS = 5;
 
-function setup(
-  options: {
-    api?: MemoryFeishuApiOptions;
-    limits?: Partial<OutboundLimits>;
-    retry?: Partial<OutboundRetryOptions>;
-  } & Pick<OutboundQueueOptions, "truncationNotice"> = {},
-) {
-  const sink = logSink();
-  const api = new MemoryFeishuApi(options.api);
-  const queue = new OutboundQueue({
-    api,
-    logger: createLogger({ destination: sink.stream, level: "debug" }),
-    limits: options.limits,
-    retry: { baseMs: 10, maxMs: 50, ...options.retry },
-    truncationNotice: options.truncationNotice,
-  });
-  return { api, queue, sink };
-}
-
 const text = (value: string) => ({ kind: "text" as const, text: value });
 
 describe("OutboundQueue.send — order and pacing", () => {
   it("keeps each chat's order while chats proceed side by side", async () => {
-    const { api, queue } = setup({
+    const { api, queue } = outboundHarness({
       api: { sendPerChatQps: 20, appQps: 200 },
       limits: { perChatQps: 20, appQps: 200 },
     });
@@ -73,7 +44,7 @@ describe("OutboundQueue.send — order and pacing", () => {
   it("stays within Feishu's default 5 per chat per second without being told off", async () => {
     // Feishu's real limits on both sides, a little latency: the memory API's own enforcement
     // is the judge, so any 230020 would show up as a rate-limited call.
-    const { api, queue } = setup({ api: { latencyMs: 3 } });
+    const { api, queue } = outboundHarness({ api: { latencyMs: 3 } });
     const chats = ["oc_1", "oc_2", "oc_3"];
     await Promise.all(
       chats.flatMap((chatId) =>
@@ -91,7 +62,7 @@ describe("OutboundQueue.send — order and pacing", () => {
   });
 
   it("orders a reply by its chat and passes replyInThread", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     const root = await queue.send({ chatId: "oc_t", content: text("question") });
     const [reply, after] = await Promise.all([
       queue.send({ chatId: "oc_t", content: text("answer"), replyTo: root.messageId, replyInThread: true }),
@@ -107,7 +78,7 @@ describe("OutboundQueue.send — order and pacing", () => {
 
 describe("OutboundQueue.send — uuid and retries", () => {
   it("waits out a 429's retryAfterMs, then retries the same request once: one message", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     api.failNext(1, feishuErrors.rateLimited({ retryAfterMs: 250, scope: "chat" }));
     const sent = await queue.send({ chatId: "oc_x", content: text("hello") });
 
@@ -120,7 +91,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
   });
 
   it("pauses only the limited chat on a per-chat 429", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     // A pause far longer than the test: the other chat must get through while it lasts.
     api.failNext(1, feishuErrors.rateLimited({ retryAfterMs: 60_000, scope: "chat" }), {
       when: (c) => c.chatId === "oc_slow",
@@ -135,7 +106,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
   });
 
   it("pauses every chat on an app-wide limit (99991400)", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     api.failNext(1, feishuErrors.rateLimited({ retryAfterMs: 300, scope: "app" }));
     const first = queue.send({ chatId: "oc_a", content: text("a") });
     await waitFor(() => api.calls.length === 1);
@@ -148,7 +119,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
   });
 
   it("retries 5xx three times with the same uuid and posts once", async () => {
-    const { api, queue, sink } = setup();
+    const { api, queue, sink } = outboundHarness();
     api.failNext(3, () => feishuErrors.server(502));
     const sent = await queue.send({ chatId: "oc_x", content: text("once"), uuid: "caller-uuid-1" });
     expect(sent.uuid).toBe("caller-uuid-1");
@@ -164,7 +135,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
   });
 
   it("turns 'stored, then 500' into one message: the retry's uuid is deduplicated", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     api.failNext(1, feishuErrors.server(), { afterCommit: true });
     const sent = await queue.send({ chatId: "oc_x", content: text("committed") });
     expect(api.messages("oc_x")).toHaveLength(1);
@@ -173,7 +144,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
   });
 
   it("retries network failures, and holds the chat's later messages behind the failing one", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     api.failNext(2, feishuErrors.network, { when: (c) => c.content?.includes("first") ?? false });
     await Promise.all([
       queue.send({ chatId: "oc_x", content: text("first") }),
@@ -183,7 +154,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
   });
 
   it("gives up after giveUpAfterMs: rejects with the last error and logs it at error level", async () => {
-    const { api, queue, sink } = setup({ retry: { baseMs: 20, maxMs: 40, giveUpAfterMs: 200 } });
+    const { api, queue, sink } = outboundHarness({ retry: { baseMs: 20, maxMs: 40, giveUpAfterMs: 200 } });
     api.failNext(1000, () => feishuErrors.server(503));
     const error = await queue.send({ chatId: "oc_x", content: text("doomed") }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ClawbridgeError);
@@ -197,7 +168,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
   });
 
   it("does not retry what Feishu refused, and rejects the text (logged)", async () => {
-    const { api, queue, sink } = setup();
+    const { api, queue, sink } = outboundHarness();
     api.failNext(1, feishuErrors.rejected(230002, "bot not in chat"));
     await expect(queue.send({ chatId: "oc_x", content: text("no") })).rejects.toMatchObject({
       code: "CB_FEISHU_REJECTED",
@@ -210,7 +181,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
   });
 
   it("refuses malformed requests with CB_USAGE without queueing them", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     await expect(
       queue.send({ chatId: "oc_x", content: text("x"), uuid: "u".repeat(51) }),
     ).rejects.toMatchObject({
@@ -226,7 +197,7 @@ describe("OutboundQueue.send — uuid and retries", () => {
 
 describe("OutboundQueue.send — cards", () => {
   it("forces update_multi on schema 1.0 and 2.0 cards without touching the caller's card", async () => {
-    const { api, queue } = setup();
+    const { api, queue } = outboundHarness();
     const v1 = { config: { wide_screen_mode: true, update_multi: false }, elements: [] };
     const bare = { elements: [{ tag: "div", text: { tag: "plain_text", content: "hi" } }] };
     const v2 = { schema: "2.0", body: { elements: [] } };
@@ -251,7 +222,7 @@ describe("OutboundQueue.send — cards", () => {
   });
 
   it("sends the fallback text (derived uuid) when Feishu rejects the card", async () => {
-    const { api, queue, sink } = setup();
+    const { api, queue, sink } = outboundHarness();
     const sent = await queue.send({
       chatId: "oc_c",
       uuid: "card-uuid",
@@ -267,7 +238,7 @@ describe("OutboundQueue.send — cards", () => {
   });
 
   it("sends a card over cardMaxBytes as its fallback text with the notice", async () => {
-    const { api, queue } = setup({ limits: { cardMaxBytes: 500 } });
+    const { api, queue } = outboundHarness({ limits: { cardMaxBytes: 500 } });
     const card = { elements: [{ tag: "markdown", content: "x".repeat(1000) }] };
     const sent = await queue.send({
       chatId: "oc_c",

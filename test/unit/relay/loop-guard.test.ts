@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ManualClock, translator } from "../../../src/core/index.js";
+import { ManualClock } from "../../../src/core/index.js";
 import { describeStop, LoopGuard, type Admission, type Refusal } from "../../../src/relay/loop-guard.js";
 import { relayMessages } from "../../../src/relay/messages.js";
 
@@ -144,8 +144,8 @@ describe("describeStop", () => {
     const hops = refused(loop.admit({ from: "office-mac", to: "ai-pc", hop: 5 }));
     for (let i = 0; i < 20; i++) loop.admit({ from: "office-mac", to: "ai-pc", hop: 1 });
     const budget = refused(loop.admit({ from: "office-mac", to: "ai-pc", hop: 1 }));
-    const zh = translator(relayMessages, "zh-CN");
-    const en = translator(relayMessages, "en");
+    const zh = relayMessages.t("zh-CN");
+    const en = relayMessages.t("en");
     expect(describeStop(hops, zh)).toBe("已停止 ai-pc ↔ office-mac 的自动对话（超过 4 跳）");
     expect(describeStop(budget, zh)).toBe(
       "已暂停 ai-pc ↔ office-mac 的自动对话：1 分钟内转发超过 20 次，60 秒后恢复",

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { translator } from "../../../src/core/index.js";
 import type { InboundChatMessage } from "../../../src/feishu/index.js";
 import type { ObservedEvent } from "../../../src/gateway/index.js";
 import { parseSessionKey } from "../../../src/gateway/index.js";
@@ -19,7 +18,7 @@ import { describeStop } from "../../../src/relay/loop-guard.js";
 
 function context(overrides: Partial<RelayContext> = {}): RelayContext {
   let n = 0;
-  const t = translator(relayMessages, "en");
+  const t = relayMessages.t("en");
   return {
     self: "clawbridge",
     nodes: new Map([

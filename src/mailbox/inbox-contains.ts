@@ -1,5 +1,5 @@
 import { promises as fs } from "node:fs";
-import { inboxPath, type MailboxLayout } from "../mailbox/index.js";
+import { inboxPath, type MailboxLayout } from "./layout.js";
 
 /** How far back from the end of an inbox a replayed append looks for itself. */
 const LOOK_BACK_BYTES = 4 * 1024 * 1024;

@@ -1,0 +1,108 @@
+import path from "node:path";
+import { contentHash, Journal, silentLogger, systemClock, type Clock, type Logger } from "../core/index.js";
+
+/** An event written before it was acknowledged and not yet handled. */
+export interface JournaledEvent {
+  key: string;
+  payload: Record<string, unknown>;
+  /** ms since the epoch, when it arrived. */
+  at: number;
+}
+
+type Record_ =
+  { op: "in"; key: string; at: number; payload: Record<string, unknown> } | { op: "done"; key: string };
+
+/**
+ * `state.dir/feishu/intake.jsonl`: in webhook mode Feishu gets its 200 before the event is
+ * handled, and never sends it again after that. So an event is written here before the 200
+ * goes out and marked done once handled; a crash in between leaves it here, and the next
+ * start handles it (Feishu's own retries and our redelivery meet in the event dedup).
+ */
+export class IntakeJournal {
+  readonly file: string;
+  private readonly pending = new Map<string, JournaledEvent>();
+  private readonly journal: Journal;
+  private readonly clock: Clock;
+
+  constructor(stateDir: string, options: { logger?: Logger; clock?: Clock } = {}) {
+    this.file = path.join(stateDir, "feishu", "intake.jsonl");
+    this.clock = options.clock ?? systemClock;
+    this.journal = new Journal({
+      file: this.file,
+      kind: "feishu-intake",
+      version: 1,
+      logger: (options.logger ?? silentLogger()).child({ component: "feishu-intake-journal" }),
+      snapshot: () => [...this.pending.values()].map((event) => JSON.stringify({ op: "in", ...event })),
+      // Every handled event leaves two lines a rewrite drops.
+      shouldCompact: (stats) => stats.lines > 2 * this.pending.size + 1_000,
+    });
+  }
+
+  /** Loads the journal: the events received but not handled before the last stop, oldest first. */
+  async load(): Promise<JournaledEvent[]> {
+    for (const line of (await this.journal.load()).lines) {
+      const record = parse(line);
+      if (record?.op === "in")
+        this.pending.set(record.key, { key: record.key, at: record.at, payload: record.payload });
+      else if (record?.op === "done") this.pending.delete(record.key);
+    }
+    return [...this.pending.values()];
+  }
+
+  /** The event's key: Feishu's event id, or a hash of the payload for events without one. */
+  static keyOf(payload: Record<string, unknown>, eventId?: string): string {
+    return eventId ?? `h:${contentHash([JSON.stringify(payload)])}`;
+  }
+
+  /** Writes the event; resolves once it is durable (then the 200 may go out). Returns its key. */
+  async received(payload: Record<string, unknown>, eventId?: string): Promise<string> {
+    const key = IntakeJournal.keyOf(payload, eventId);
+    if (this.pending.has(key)) return key; // Feishu sent it again before we answered: one is enough.
+    const event: JournaledEvent = { key, at: this.clock.now(), payload };
+    await this.journal.append({
+      line: JSON.stringify({ op: "in", ...event }),
+      apply: () => this.pending.set(key, event),
+    });
+    return key;
+  }
+
+  /** The event was handled (or given up): it is not handled again after a restart. */
+  async handled(key: string): Promise<void> {
+    if (!this.pending.has(key)) return;
+    await this.journal.append({
+      line: JSON.stringify({ op: "done", key }),
+      apply: () => this.pending.delete(key),
+    });
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  close(): Promise<void> {
+    return this.journal.close();
+  }
+}
+
+function parse(line: string): Record_ | undefined {
+  try {
+    const value = JSON.parse(line) as Partial<Record_> & { payload?: unknown };
+    if (value.op === "done" && typeof value.key === "string") return { op: "done", key: value.key };
+    if (
+      value.op === "in" &&
+      typeof value.key === "string" &&
+      typeof value.payload === "object" &&
+      value.payload !== null
+    ) {
+      return {
+        op: "in",
+        key: value.key,
+        at: Number(value.at ?? 0),
+        payload: value.payload as Record<string, unknown>,
+      };
+    }
+  } catch {
+    // Not a record of ours.
+  }
+  return undefined;
+}
