@@ -3,8 +3,10 @@ import path from "node:path";
 import {
   createLogger,
   DEFAULT_LOCALE,
+  isProcessAlive,
   lockStateDir,
   packageVersion,
+  removeAbandonedTempFiles,
   SecretRegistry,
   systemClock,
   type Clock,
@@ -85,6 +87,12 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
   try {
     const stateLock = await lockStateDir(config.state.dir, { logger, clock });
     stops.push(() => stateLock.release());
+    // Atomic writes cut short by a crash leave their temp files: the writer's pid is gone.
+    const leftovers = await removeAbandonedTempFiles(
+      config.state.dir,
+      ({ pid }) => pid !== process.pid && !isProcessAlive(pid),
+    );
+    if (leftovers.length > 0) logger.info({ files: leftovers }, "removed temp files of interrupted writes");
 
     const mailbox = new FsMailboxStore({
       root: config.mailbox.root,
@@ -108,6 +116,11 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       clock,
     });
     stops.push(() => lease.release());
+    // On the share, only the lease holder writes our temp files: one a minute old is abandoned.
+    for (const dir of [mailbox.layout.statusDir, mailbox.layout.tasksDir]) {
+      const stale = await removeAbandonedTempFiles(dir, ({ mtimeMs }) => clock.now() - mtimeMs > 60_000);
+      if (stale.length > 0) logger.info({ files: stale }, "removed temp files of interrupted writes");
+    }
     // Another bridge took the shared folder over: serving on would deliver everything twice.
     lease.onLost((loss) => {
       logger.error({ loss }, "the shared-folder lease was lost; stopping");

@@ -30,6 +30,43 @@ export async function writeFileAtomic(
   }
 }
 
+/** `.<name>.<pid>.<8 hex>.tmp`: the temp file `writeFileAtomic` writes beside its target. */
+const TEMP_FILE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temp files of atomic writes that were cut short (a crash between writing and
+ * renaming leaves `.<name>.<pid>.<hex>.tmp` behind), in `dir` and its sub-folders. A temp
+ * file is left alone while the process that wrote it may still be writing it: `isAbandoned`
+ * decides (the state folder: its pid is gone; a shared folder: it is old). Returns the
+ * files removed.
+ */
+export async function removeAbandonedTempFiles(
+  dir: string,
+  isAbandoned: (info: { pid: number; mtimeMs: number }) => boolean,
+): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return removed; // Missing or unreadable: nothing to clean.
+  }
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      removed.push(...(await removeAbandonedTempFiles(full, isAbandoned)));
+      continue;
+    }
+    const match = TEMP_FILE.exec(entry.name);
+    if (!match || !entry.isFile()) continue;
+    const stat = await fs.stat(full).catch(() => undefined);
+    if (!stat || !isAbandoned({ pid: Number(match[1]), mtimeMs: stat.mtimeMs })) continue;
+    await fs.rm(full, { force: true });
+    removed.push(full);
+  }
+  return removed;
+}
+
 /**
  * Creates `file` with `body` only if it does not exist yet (O_EXCL): false when it does.
  * The building block of every lock and lease file; other errors are thrown as they are.

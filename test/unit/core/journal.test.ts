@@ -9,7 +9,12 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { createLogger, Journal, type JournalOptions } from "../../../src/core/index.js";
+import {
+  createLogger,
+  Journal,
+  removeAbandonedTempFiles,
+  type JournalOptions,
+} from "../../../src/core/index.js";
 import { logSink } from "../../helpers/log-sink.js";
 import { tempDir } from "../../helpers/temp.js";
 
@@ -166,5 +171,20 @@ describe("Journal", () => {
     for (let i = 0; i < 20; i++) await fx.add(journal, `r${i}`);
     await journal.close();
     expect(readdirSync(path.dirname(fx.file))).toEqual(["test.jsonl"]);
+  });
+});
+
+describe("removeAbandonedTempFiles", () => {
+  it("removes the temp files of writers that are gone, in sub-folders too, and nothing else", async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, "mailbox"));
+    const dead = 2 ** 30;
+    const abandoned = path.join(dir, "mailbox", `.cursors.json.${dead}.0a1b2c3d.tmp`);
+    const live = path.join(dir, `.events.log.${process.pid}.0a1b2c3d.tmp`);
+    const other = path.join(dir, "notes.tmp");
+    for (const file of [abandoned, live, other]) writeFileSync(file, "x");
+    const removed = await removeAbandonedTempFiles(dir, ({ pid }) => pid === dead);
+    expect(removed).toEqual([abandoned]);
+    expect(readdirSync(dir).sort()).toEqual([path.basename(live), "mailbox", "notes.tmp"].sort());
   });
 });
