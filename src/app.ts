@@ -10,7 +10,6 @@ import {
   SecretRegistry,
   systemClock,
   type Clock,
-  type Locale,
   type Logger,
 } from "./core/index.js";
 import type { LoadedConfig } from "./config/index.js";
@@ -35,12 +34,6 @@ export interface StartOptions {
   logger?: Logger;
   /** Called after the bridge stopped by itself (the lease was lost): the CLI exits non-zero. */
   onFatal?: (reason: unknown) => void;
-  /**
-   * Language of the errors meant for the terminal (port in use): the CLI's `--lang`.
-   * Defaults to `feishu.locale`. Chat messages always use `feishu.locale`; errors carry their
-   * text's key, so the CLI renders the others in its own language.
-   */
-  locale?: Locale;
   /** Time for everything the bridge does; tests pass a controllable one. */
   clock?: Clock;
 }
@@ -83,7 +76,6 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
   const clock = options.clock ?? systemClock;
   // One default language for everything the bridge says (feishu.locale's default).
   const locale = config.feishu?.locale ?? DEFAULT_LOCALE;
-  const errorLocale = options.locale ?? locale;
   try {
     const stateLock = await lockStateDir(config.state.dir, { logger, clock });
     stops.push(() => stateLock.release());
@@ -130,8 +122,8 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     const gateways = new Map<string, GatewayClient>();
     const gatewayNodes = config.nodes.filter((n) => n.url);
     if (gatewayNodes.length > 0) {
-      const identity = await loadOrCreateIdentity(config.state.dir);
-      const deviceTokens = new DeviceTokenStore(config.state.dir);
+      const identity = await loadOrCreateIdentity(config.state.dir, { clock });
+      const deviceTokens = new DeviceTokenStore(config.state.dir, clock);
       for (const node of gatewayNodes) {
         const index = config.nodes.indexOf(node);
         const client = new WsGatewayClient({
@@ -143,6 +135,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
           deviceTokens,
           logger,
           secrets,
+          clock,
         });
         gateways.set(node.name, client);
         client.start();
@@ -196,7 +189,6 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       routes: feishu && config.feishu?.mode === "webhook" ? [feishu.webhook()] : [],
       health: () => ({ relay: relay.stats() }),
       ready: () => readiness(pool, feishu),
-      locale: errorLocale,
     });
     stops.push(() => http.close(5_000));
     // status/<self>.json: the bridge's own status, with what it sees of every node.

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { parseEnv } from "node:util";
-import { errnoCode, translator, type Locale, type Translate } from "../core/index.js";
+import { errnoCode, type Locale, type Translate } from "../core/index.js";
 import { dottedKey, type ConfigIssue } from "./issues.js";
 import { configMessages, type ConfigMessageKey } from "./messages.js";
 import { isSecretPath, SECRET_VARIABLE_PATTERN } from "./secrets.js";
@@ -119,7 +119,7 @@ export function interpolateString(
 
 /** Interpolates every string value (not keys) of `tree`; the input is not modified. */
 export function interpolateEnv(tree: unknown, options: InterpolateOptions): InterpolationResult {
-  const t = translator(configMessages, options.locale ?? "en");
+  const t = configMessages.t(options.locale ?? "en");
   const { env, envFile } = options;
   const lookup = (name: string) => env[name] ?? envFile?.vars[name];
   const secrets = new Set<string>();

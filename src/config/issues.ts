@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { NODE_NAME_PATTERN, translator, type Locale, type Translate } from "../core/index.js";
+import { NODE_NAME_PATTERN, type Locale, type Translate } from "../core/index.js";
 import { closestKey } from "../core/index.js";
 import { configMessages, type ConfigMessageKey } from "./messages.js";
 import type { ConfigIssueParams } from "./refinements.js";
@@ -77,7 +77,7 @@ type ZodIssue = z.core.$ZodIssue;
  * value) into config issues, the first one per key. A secret key's value is never quoted.
  */
 export function issuesFromZod(issues: readonly ZodIssue[], locale: Locale = "en"): ConfigIssue[] {
-  const t = translator(configMessages, locale);
+  const t = configMessages.t(locale);
   // One issue per key: "expected a whole number, got 0.5" says enough without "below the minimum 1".
   const byKey = new Map<string, ConfigIssue>();
   for (const issue of issues.flatMap((each) => translateIssue(each, t))) {

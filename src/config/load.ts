@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import JSON5 from "json5";
-import { errnoCode, REDACTED, translator, type Locale, type Translate } from "../core/index.js";
+import { errnoCode, REDACTED, type Locale, type Translate } from "../core/index.js";
 import { ConfigError } from "./config-error.js";
 import { interpolateEnv, interpolateString, readEnvFile, type EnvFile, type EnvVars } from "./env.js";
 import { formatIssue, issuesFromZod, type ConfigIssue } from "./issues.js";
@@ -91,7 +91,7 @@ function isFile(file: string): boolean {
  *   CB_CONFIG_ENV_MISSING (only variables missing) or CB_CONFIG_INVALID, with every issue.
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
-  const t = translator(configMessages, options.locale ?? "en");
+  const t = configMessages.t(options.locale ?? "en");
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   const file = options.path ? path.resolve(cwd, options.path) : findConfigFile({ cwd, env });
@@ -139,7 +139,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
  */
 export function parseConfigText(text: string, options: ParseConfigOptions = {}): ParsedConfig {
   const locale = options.locale ?? "en";
-  const t = translator(configMessages, locale);
+  const t = configMessages.t(locale);
   const env = options.env ?? process.env;
   const baseDir = path.resolve(options.baseDir ?? process.cwd());
   const source = options.sourceName ?? "config";

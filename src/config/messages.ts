@@ -1,4 +1,4 @@
-import type { Catalog } from "../core/index.js";
+import { defineMessages } from "../core/index.js";
 
 /** The reference every "how do I write this" fix points to. */
 export const EXAMPLE_CONFIG = "config/clawbridge.example.json5";
@@ -185,4 +185,4 @@ const zhCN: Record<ConfigMessageKey, string> = {
  * is wrong and quotes the bad value; its fix (shown after " — ") says what to write instead.
  * Keys starting with `fix` are fixes; `value*`/`type*` are words spliced into other texts.
  */
-export const configMessages: Catalog<ConfigMessageKey> = { en, "zh-CN": zhCN };
+export const configMessages = defineMessages("config", en, zhCN);

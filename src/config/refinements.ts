@@ -1,4 +1,4 @@
-import { DEFAULT_SELF_NAME, NODE_NAME_PATTERN, nodeKey, translator, type Params } from "../core/index.js";
+import { DEFAULT_SELF_NAME, NODE_NAME_PATTERN, nodeKey, type Params } from "../core/index.js";
 import { configMessages, type ConfigMessageKey } from "./messages.js";
 
 /**
@@ -25,7 +25,7 @@ export interface IssueSink {
   }): void;
 }
 
-const english = translator(configMessages, "en");
+const english = configMessages.t("en");
 
 function report(
   ctx: IssueSink,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_SELF_NAME, LOCALES, NODE_NAME_PATTERN } from "../core/index.js";
+import { DEFAULT_LOCALE, DEFAULT_SELF_NAME, LOCALES, NODE_NAME_PATTERN } from "../core/index.js";
 import { checkConfig, checkFeishuDomain, checkGatewayUrl, checkInteger } from "./refinements.js";
 
 /**
@@ -51,7 +51,10 @@ export const feishuSchema = z
       .array(chatId())
       .default(() => [])
       .describe('Group chat ids served ("oc_…"); empty = every group the bot is in (warned at start).'),
-    locale: z.enum(LOCALES).default("zh-CN").describe('Language of chat replies and cards: "zh-CN" or "en".'),
+    locale: z
+      .enum(LOCALES)
+      .default(DEFAULT_LOCALE)
+      .describe('Language of chat replies and cards: "zh-CN" or "en".'),
   })
   .describe("The Feishu (Lark) app of the bridge bot; leave it out to run without Feishu.");
 

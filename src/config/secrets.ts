@@ -1,4 +1,4 @@
-import { translator, type Locale } from "../core/index.js";
+import { type Locale } from "../core/index.js";
 import type { ConfigIssue } from "./issues.js";
 import { configMessages } from "./messages.js";
 
@@ -61,7 +61,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * literally. The value itself is never quoted back: the error would leak it.
  */
 export function findLiteralSecrets(raw: unknown, locale: Locale = "en"): ConfigIssue[] {
-  const t = translator(configMessages, locale);
+  const t = configMessages.t(locale);
   const issues: ConfigIssue[] = [];
   const check = (value: unknown, path: PropertyKey[], key: string, node?: unknown) => {
     // Wrong types and empty strings are the schema's to report; neither leaks anything.

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { promises as fs, type Dirent } from "node:fs";
 import path from "node:path";
 
 /**
@@ -45,7 +45,7 @@ export async function removeAbandonedTempFiles(
   isAbandoned: (info: { pid: number; mtimeMs: number }) => boolean,
 ): Promise<string[]> {
   const removed: string[] = [];
-  let entries: import("node:fs").Dirent[];
+  let entries: Dirent[];
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
   } catch {

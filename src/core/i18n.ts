@@ -9,7 +9,8 @@ export type Locale = (typeof LOCALES)[number];
 /** The language the bridge speaks when nothing says otherwise (`feishu.locale`'s default). */
 export const DEFAULT_LOCALE: Locale = "zh-CN";
 
-export type Params = Record<string, string | number>;
+/** Placeholder values; a `LocalText` value is rendered in the same language as its sentence. */
+export type Params = Record<string, string | number | LocalText>;
 export type Catalog<K extends string> = Record<Locale, Record<K, string>>;
 export type Translate<K extends string> = (key: K, params?: Params) => string;
 
@@ -48,7 +49,7 @@ export function defineMessages<K extends string>(
     text: (key, params = {}) => ({
       key: `${namespace}.${key}`,
       params,
-      render: (locale) => interpolate(catalog[locale][key], params),
+      render: (locale) => interpolate(catalog[locale][key], params, locale),
     }),
   };
 }
@@ -77,15 +78,17 @@ export function isLocalText(value: unknown): value is LocalText {
 }
 
 /** Replaces `{name}` placeholders; an unknown placeholder stays visible rather than vanishing. */
-export function interpolate(template: string, params: Params = {}): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in params ? String(params[name]) : whole,
-  );
+export function interpolate(template: string, params: Params = {}, locale: Locale = "en"): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    if (!(name in params)) return whole;
+    const value = params[name]!;
+    return isLocalText(value) ? value.render(locale) : String(value);
+  });
 }
 
 export function translator<K extends string>(catalog: Catalog<K>, locale: Locale): Translate<K> {
   const table = catalog[locale];
-  return (key, params) => interpolate(table[key], params);
+  return (key, params) => interpolate(table[key], params, locale);
 }
 
 export function isLocale(value: unknown): value is Locale {

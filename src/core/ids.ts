@@ -1,10 +1,11 @@
 import { hash } from "node:crypto";
 import { monotonicFactory } from "ulid";
+import { systemClock } from "./clock.js";
 
 const nextUlid = monotonicFactory();
 
 /** A ULID: sortable by creation time, unique within and across processes. */
-export function newId(now: number = Date.now()): string {
+export function newId(now: number = systemClock.now()): string {
   return nextUlid(now);
 }
 

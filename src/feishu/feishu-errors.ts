@@ -1,3 +1,4 @@
+import { feishuMessages as m } from "./messages.js";
 import { ClawbridgeError } from "../core/index.js";
 
 /** Feishu codes that mean "slow down": the app quota, and the per-chat / per-message frequency limit. */
@@ -49,9 +50,9 @@ export function classifyFeishuError(error: unknown, operation: string): Clawbrid
     if (NETWORK_CODES.has(errno) || !e.response) {
       return new ClawbridgeError(
         "CB_FEISHU_NETWORK",
-        `Feishu ${operation}: no answer (${errno || e.message || "network error"})`,
+        m.text("noAnswer", { operation, reason: errno || e.message || "network error" }),
         {
-          fix: "Check that this machine reaches the Feishu Open Platform (feishu.domain).",
+          fix: m.text("noAnswerFix"),
           details: { ...details, errno },
           cause: error,
         },
@@ -77,7 +78,11 @@ function fromAnswer(
   cause: unknown,
 ): ClawbridgeError {
   const details = { operation, httpStatus: status, feishuCode, feishuMsg };
-  const said = `Feishu ${operation}: ${feishuMsg ?? "error"}${feishuCode !== undefined ? ` (code ${feishuCode})` : ""}${status ? `, HTTP ${status}` : ""}`;
+  // Feishu's own words stay as Feishu wrote them; the frame around them is ours.
+  const said = m.text("feishuSaid", {
+    operation,
+    said: `${feishuMsg ?? "error"}${feishuCode !== undefined ? ` (code ${feishuCode})` : ""}${status ? `, HTTP ${status}` : ""}`,
+  });
   const appLimited = status === 429 || (feishuCode !== undefined && APP_RATE_LIMIT_CODES.has(feishuCode));
   if (appLimited || (feishuCode !== undefined && CHAT_RATE_LIMIT_CODES.has(feishuCode))) {
     return new ClawbridgeError("CB_FEISHU_RATE_LIMITED", said, {
@@ -92,7 +97,7 @@ function fromAnswer(
   }
   if (feishuCode !== undefined && AUTH_CODES.has(feishuCode)) {
     return new ClawbridgeError("CB_FEISHU_AUTH", said, {
-      fix: "Check feishu.appId and feishu.appSecret against the Feishu developer console → Credentials & Basic Info.",
+      fix: m.text("credentialsFix"),
       details,
       cause,
     });

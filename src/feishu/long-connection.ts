@@ -1,4 +1,5 @@
 import * as lark from "@larksuiteoapi/node-sdk";
+import { feishuMessages } from "./messages.js";
 import { ClawbridgeError, type Logger } from "../core/index.js";
 import { larkDomain } from "./sdk-api.js";
 import { sdkLogger } from "./sdk-logger.js";
@@ -46,8 +47,9 @@ export class LongConnection {
     const { appId, appSecret, domain, logger } = this.options;
     if (!LONG_CONNECTION_APP_ID.test(appId)) {
       return Promise.reject(
-        new ClawbridgeError("CB_FEISHU_AUTH", `feishu.appId "${appId}" is not a Feishu app id`, {
-          fix: 'Copy the App ID ("cli_" and 16 hex characters) from the Feishu developer console → Credentials.',
+        new ClawbridgeError("CB_FEISHU_AUTH", feishuMessages.text("notAnAppId", { appId }), {
+          fix: feishuMessages.text("notAnAppIdFix"),
+          expose: true,
         }),
       );
     }
@@ -92,11 +94,8 @@ export class LongConnection {
           this.lastError = error.message;
           const refused = new ClawbridgeError(
             "CB_FEISHU_AUTH",
-            `Feishu refused the long connection: ${error.message}`,
-            {
-              fix: "Check feishu.appId and feishu.appSecret, and enable 'Receive events through persistent connection' in the developer console → Events and callbacks.",
-              cause: error,
-            },
+            feishuMessages.text("longConnectionRefused", { reason: error.message }),
+            { fix: feishuMessages.text("longConnectionRefusedFix"), cause: error },
           );
           log.error({ err: refused }, "Feishu long connection failed");
           settle(refused);

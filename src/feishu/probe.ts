@@ -1,3 +1,4 @@
+import { feishuMessages } from "./messages.js";
 import * as lark from "@larksuiteoapi/node-sdk";
 import { ClawbridgeError, silentLogger, type Logger } from "../core/index.js";
 import { classifyFeishuError } from "./feishu-errors.js";
@@ -59,7 +60,7 @@ export async function probeFeishu(
       try {
         await connection.start();
         if (connection.state !== "connected") {
-          throw new ClawbridgeError("CB_FEISHU_NETWORK", "the long connection did not come up in time");
+          throw new ClawbridgeError("CB_FEISHU_NETWORK", feishuMessages.text("longConnectionSlow"));
         }
         return true as const;
       } finally {

@@ -1,4 +1,4 @@
-import { ClawbridgeError, isClawbridgeError, type Logger } from "../core/index.js";
+import { ClawbridgeError, isClawbridgeError, type Clock, type Logger } from "../core/index.js";
 import {
   messageText,
   type AgentEvent,
@@ -8,6 +8,7 @@ import {
 } from "./frames.js";
 import { gatewayError } from "./gateway-errors.js";
 import { AgentRun } from "./run.js";
+import { runFailedBecauseError, runFailedError, runLostError, runTimeoutError } from "./run-errors.js";
 import type { RunAgentRequest, RunHandle } from "./types.js";
 
 /** What the runs need of the connection. */
@@ -23,6 +24,7 @@ export interface RunLink {
   requestTimeoutMs: number;
   connectWaitMs: number;
   log: Logger;
+  clock: Clock;
 }
 
 const FINAL_STATES = new Set([
@@ -70,28 +72,21 @@ export class AgentRuns {
     const existing = this.runs.get(request.idempotencyKey);
     if (existing) return existing; // the same key never starts a second run
     const timeoutMs = request.timeoutMs ?? 30 * 60_000;
-    const run = new AgentRun(request.idempotencyKey, request.sessionKey, Date.now() + timeoutMs, (r) =>
+    const { clock } = this.link;
+    const run = new AgentRun(request.idempotencyKey, request.sessionKey, clock.now() + timeoutMs, (r) =>
       this.abort(r),
     );
     this.runs.set(run.runId, run);
-    const deadline = setTimeout(() => {
+    const deadline = clock.setTimeout(() => {
       if (run.settled) return;
       void this.abort(run).catch(() => undefined);
-      run.fail(
-        new ClawbridgeError(
-          "CB_GATEWAY_TIMEOUT",
-          `node ${this.link.node}: the run ${run.runId} did not finish within ${timeoutMs} ms`,
-          {
-            details: { node: this.link.node, runId: run.runId },
-          },
-        ),
-      );
+      run.fail(runTimeoutError(this.link.node, run.runId, timeoutMs));
     }, timeoutMs);
     deadline.unref();
     const settled = () => {
-      clearTimeout(deadline);
+      clock.clearTimeout(deadline);
       // Keep finished runs briefly so a repeated key still returns this handle.
-      setTimeout(() => this.runs.get(run.runId) === run && this.runs.delete(run.runId), 60_000).unref();
+      clock.setTimeout(() => this.runs.get(run.runId) === run && this.runs.delete(run.runId), 60_000).unref();
     };
     run.result.then(settled, settled);
     void this.begin(run, request, timeoutMs);
@@ -175,13 +170,7 @@ export class AgentRuns {
     if (!run) return;
     if (event.state === "delta" || event.state === "final") run.progress(text);
     else if (event.state === "aborted") run.finish("aborted");
-    else if (event.state === "error") {
-      run.fail(
-        new ClawbridgeError("CB_GATEWAY_RUN_FAILED", `node ${this.link.node}: run ${run.runId} failed`, {
-          details: { node: this.link.node, runId: run.runId },
-        }),
-      );
-    }
+    else if (event.state === "error") run.fail(runFailedError(this.link.node, run.runId));
   }
 
   onAgent(event: AgentEvent): void {
@@ -201,17 +190,8 @@ export class AgentRuns {
     if (status === "aborted" || status === "cancelled" || status === "canceled")
       return run.finish("aborted", text);
     if (status === "error" || status === "failed") {
-      const reason =
-        typeof value.error === "string" ? value.error : (value.summary ?? "the agent run failed");
-      return run.fail(
-        new ClawbridgeError(
-          "CB_GATEWAY_RUN_FAILED",
-          `node ${this.link.node}: run ${run.runId} failed: ${reason}`,
-          {
-            details: { node: this.link.node, runId: run.runId },
-          },
-        ),
-      );
+      const reason = typeof value.error === "string" ? value.error : value.summary;
+      return run.fail(runFailedBecauseError(this.link.node, run.runId, reason));
     }
     run.finish("ok", text);
   }
@@ -219,8 +199,9 @@ export class AgentRuns {
   /** Awaits a run the gateway already has (after a reconnect or an `in_flight` answer). */
   private async wait(run: AgentRun): Promise<void> {
     run.detached = false;
-    while (!run.settled && Date.now() < run.deadline) {
-      const waitMs = Math.min(run.deadline - Date.now(), 25_000);
+    const { clock } = this.link;
+    while (!run.settled && clock.now() < run.deadline) {
+      const waitMs = Math.min(run.deadline - clock.now(), 25_000);
       try {
         const result = (await this.link.send(
           "agent.wait",
@@ -243,13 +224,7 @@ export class AgentRuns {
           isClawbridgeError(error, "CB_GATEWAY_REQUEST_FAILED") &&
           error.details.gatewayCode === "NOT_FOUND"
         ) {
-          run.fail(
-            new ClawbridgeError(
-              "CB_GATEWAY_RUN_FAILED",
-              `node ${this.link.node}: the gateway no longer knows run ${run.runId} (it restarted while the run was going)`,
-              { fix: "run the task again", details: { node: this.link.node, runId: run.runId } },
-            ),
-          );
+          run.fail(runLostError(this.link.node, run.runId));
           return;
         }
         if (isClawbridgeError(error) && error.code === "CB_GATEWAY_TIMEOUT") continue;

@@ -9,7 +9,17 @@ import {
 } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { ClawbridgeError, writeFileAtomic } from "../core/index.js";
+import {
+  ClawbridgeError,
+  errnoCode,
+  isClawbridgeError,
+  literalText,
+  systemClock,
+  writeFileAtomic,
+  type Clock,
+  type LocalText,
+} from "../core/index.js";
+import { gatewayMessages, gatewayText } from "./messages.js";
 
 /**
  * clawbridge's one persistent Ed25519 device key. Gateways pair a device once; a new key
@@ -34,7 +44,9 @@ interface StoredIdentity {
 
 export function rawPublicKey(key: KeyObject): Buffer {
   const jwk = key.export({ format: "jwk" });
-  if (typeof jwk.x !== "string") throw new Error("not an Ed25519 public key");
+  if (typeof jwk.x !== "string") {
+    throw new ClawbridgeError("CB_GATEWAY_IDENTITY", gatewayMessages.text("identityNotEd25519"));
+  }
   return Buffer.from(jwk.x, "base64url");
 }
 
@@ -70,39 +82,57 @@ export function verifyDeviceSignature(
   }
 }
 
-/** Loads `state.dir/identity/device.json`, creating it (0600) on first use. */
-export async function loadOrCreateIdentity(stateDir: string): Promise<DeviceIdentity> {
+/** The stored identity is there but unusable: never replaced silently (every gateway would need a new pairing). */
+function unreadableIdentity(
+  file: string,
+  reason: LocalText,
+  cause?: unknown,
+): ClawbridgeError<"CB_GATEWAY_IDENTITY"> {
+  return new ClawbridgeError("CB_GATEWAY_IDENTITY", gatewayText("identityUnreadable", { file }, { reason }), {
+    fix: gatewayMessages.text("identityFix"),
+    details: { file },
+    cause,
+  });
+}
+
+/** Loads `state.dir/identity/device.json`, creating it (0600) on first use; `clock` dates a new one. */
+export async function loadOrCreateIdentity(
+  stateDir: string,
+  options: { clock?: Clock } = {},
+): Promise<DeviceIdentity> {
   const dir = path.join(stateDir, "identity");
   const file = path.join(dir, "device.json");
+  let stored: StoredIdentity | undefined;
   try {
-    const stored = JSON.parse(await fs.readFile(file, "utf8")) as StoredIdentity;
-    const identity = identityFromPrivateKey(stored.privateKeyPem);
-    if (identity.deviceId !== stored.deviceId) throw new Error("deviceId does not match the key");
-    return identity;
+    stored = JSON.parse(await fs.readFile(file, "utf8")) as StoredIdentity;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new ClawbridgeError(
-        "CB_GATEWAY_IDENTITY",
-        `the device identity in ${file} cannot be read: ${(error as Error).message}`,
-        {
-          fix: "restore it from your state backup; deleting it creates a new device that every remote gateway must approve again",
-          cause: error,
-        },
-      );
+    if (errnoCode(error) !== "ENOENT")
+      throw unreadableIdentity(file, literalText((error as Error).message), error);
+  }
+  if (stored) {
+    let identity: DeviceIdentity;
+    try {
+      identity = identityFromPrivateKey(stored.privateKeyPem);
+    } catch (error) {
+      const reason = isClawbridgeError(error) ? error.text : literalText((error as Error).message);
+      throw unreadableIdentity(file, reason, error);
     }
+    if (identity.deviceId !== stored.deviceId)
+      throw unreadableIdentity(file, gatewayMessages.text("identityIdMismatch"));
+    return identity;
   }
   const { privateKey } = generateKeyPairSync("ed25519");
   const privateKeyPem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
   const identity = identityFromPrivateKey(privateKeyPem);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const stored: StoredIdentity = {
+  const record: StoredIdentity = {
     version: 1,
     deviceId: identity.deviceId,
     publicKey: identity.publicKey,
     privateKeyPem,
-    createdAt: new Date().toISOString(),
+    createdAt: new Date((options.clock ?? systemClock).now()).toISOString(),
   };
-  await writeFileAtomic(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+  await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   return identity;
 }
 

@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { writeFileAtomic } from "../core/index.js";
+import { systemClock, writeFileAtomic, type Clock } from "../core/index.js";
 
 interface StoredToken {
   token: string;
@@ -18,7 +18,10 @@ export class DeviceTokenStore {
   private cache: Record<string, StoredToken> | undefined;
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(stateDir: string) {
+  constructor(
+    stateDir: string,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.file = path.join(stateDir, "identity", "device-tokens.json");
   }
 
@@ -39,7 +42,7 @@ export class DeviceTokenStore {
   async set(node: string, value: Omit<StoredToken, "issuedAt">): Promise<void> {
     const all = await this.all();
     if (all[node]?.token === value.token) return;
-    all[node] = { ...value, issuedAt: new Date().toISOString() };
+    all[node] = { ...value, issuedAt: new Date(this.clock.now()).toISOString() };
     this.writing = this.writing.then(async () => {
       await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
       await writeFileAtomic(this.file, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });

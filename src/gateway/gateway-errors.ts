@@ -1,7 +1,12 @@
 import { ClawbridgeError, type ErrorCode } from "../core/index.js";
 import type { GatewayErrorShape } from "./frames.js";
+import { gatewayMessages, gatewayText, nodeText } from "./messages.js";
+import { PROTOCOL_VERSION } from "./frames.js";
+import { isForbidden } from "./refusal.js";
 
 export const DEFAULT_GATEWAY_PORT = 18789;
+
+const msg = gatewayMessages;
 
 /** What a node's gateway said no with, as our typed error; `details` keep the gateway's own codes. */
 export function gatewayError(
@@ -16,21 +21,18 @@ export function gatewayError(
     gatewayCode: error.code,
     detailCode,
     gatewayDetails: error.details,
+    gatewayMessage: error.message,
   };
-  let code: ErrorCode = "CB_GATEWAY_REQUEST_FAILED";
-  if (error.code === "FORBIDDEN" || error.code === "MISSING_SCOPE" || detailCode === "MISSING_SCOPE")
-    code = "CB_GATEWAY_FORBIDDEN";
+  const code: ErrorCode = isForbidden(error) ? "CB_GATEWAY_FORBIDDEN" : "CB_GATEWAY_REQUEST_FAILED";
+  const codes = `${error.code}${detailCode && detailCode !== error.code ? `/${detailCode}` : ""}`;
   return new ClawbridgeError(
     code,
-    `node ${node}: ${context.method} failed: ${error.code}${detailCode && detailCode !== error.code ? `/${detailCode}` : ""}: ${error.message}`,
+    nodeText(node, msg.text("requestFailed", { method: context.method, codes, reason: error.message })),
     {
       retryable: error.retryable ?? false,
       retryAfterMs: error.retryAfterMs,
       details,
-      fix:
-        code === "CB_GATEWAY_FORBIDDEN"
-          ? `approve this device with operator.read and operator.write scopes on ${node} (openclaw devices list)`
-          : undefined,
+      fix: code === "CB_GATEWAY_FORBIDDEN" ? msg.text("forbiddenFix", { node }) : undefined,
     },
   );
 }
@@ -56,40 +58,49 @@ export function pairingError(
   requestId: string,
 ): ClawbridgeError<"CB_GATEWAY_PAIRING_REQUIRED"> {
   const command = approveCommand(url, requestId);
-  return new ClawbridgeError(
-    "CB_GATEWAY_PAIRING_REQUIRED",
-    `node ${node}: pairing required — this bridge's device is not approved yet`,
-    {
-      fix: `run \`${command}\` on ${node}'s computer; clawbridge connects by itself once it is approved`,
-      retryable: true,
-      details: { node, requestId, command },
-    },
-  );
-}
-
-export function tokenMismatchError(
-  node: string,
-  tokenSource: string | undefined,
-  triedDeviceToken: boolean,
-  missing = false,
-): ClawbridgeError {
-  const where = tokenSource ? `the environment variable ${tokenSource}` : `nodes[].token for ${node}`;
-  const what = missing
-    ? "the gateway requires a token and none was sent"
-    : `the gateway refused the token (gateway token mismatch)${triedDeviceToken ? "; the stored device token was refused too" : ""}`;
-  return new ClawbridgeError("CB_GATEWAY_AUTH", `node ${node}: ${what}`, {
-    fix: `set ${where} to that gateway's gateway.auth.token (see \`openclaw gateway status\` on ${node}'s computer) and restart clawbridge`,
-    details: { node, tokenSource },
+  return new ClawbridgeError("CB_GATEWAY_PAIRING_REQUIRED", nodeText(node, msg.text("pairingRequired")), {
+    fix: msg.text("pairingFix", { command, node }),
+    retryable: true,
+    details: { node, requestId, command },
   });
 }
 
-export function protocolMismatchError(node: string, theirs: unknown): ClawbridgeError {
-  const spoken = typeof theirs === "number" ? `protocol ${theirs}` : "another protocol version";
+/** The credentials were refused: which ones, and which setting to fix (named, never shown). */
+export function authError(
+  node: string,
+  refusal: { code: string; missing: boolean; message?: string },
+  tokenSource: string | undefined,
+  triedDeviceToken: boolean,
+): ClawbridgeError<"CB_GATEWAY_AUTH"> {
+  const where = tokenSource
+    ? msg.text("tokenWhereEnv", { name: tokenSource })
+    : msg.text("tokenWhereConfig", { node });
+  const what = refusal.missing
+    ? msg.text("tokenMissing")
+    : triedDeviceToken
+      ? msg.text("tokenMismatchDeviceToo")
+      : refusal.code === "AUTH_TOKEN_MISMATCH"
+        ? msg.text("tokenMismatch")
+        : msg.text("authRefused", { code: refusal.code, reason: refusal.message ?? "" });
+  return new ClawbridgeError("CB_GATEWAY_AUTH", nodeText(node, what), {
+    fix: gatewayText("tokenFix", { node }, { where }),
+    details: { node, tokenSource, missing: refusal.missing, detailCode: refusal.code, triedDeviceToken },
+  });
+}
+
+export function protocolMismatchError(
+  node: string,
+  theirs: unknown,
+): ClawbridgeError<"CB_GATEWAY_PROTOCOL_MISMATCH"> {
+  const spoken =
+    typeof theirs === "number"
+      ? msg.text("protocolNumber", { version: theirs })
+      : msg.text("protocolUnknown");
   return new ClawbridgeError(
     "CB_GATEWAY_PROTOCOL_MISMATCH",
-    `node ${node}: the gateway speaks ${spoken}; clawbridge speaks protocol 4`,
+    nodeText(node, gatewayText("protocolMismatch", { ours: PROTOCOL_VERSION }, { theirs: spoken })),
     {
-      fix: `upgrade OpenClaw on ${node} (or clawbridge) so both speak gateway protocol 4`,
+      fix: msg.text("protocolFix", { node, ours: PROTOCOL_VERSION }),
       details: { node, theirs },
     },
   );

@@ -1,3 +1,31 @@
+/**
+ * The OpenClaw gateway module: one `WsGatewayClient` per node.
+ *
+ * The link's states (`LinkState`, shown by `health()`), and what moves between them:
+ *
+ *   idle ──start()──▶ connecting
+ *
+ *   connecting ──hello-ok──────────────────────────────────────────▶ connected
+ *   connecting ──no answer: socket error or close, handshake
+ *                timeout, bad hello, a refusal like UNAVAILABLE──▶ backoff
+ *   connecting ──refused NOT_PAIRED / PAIRING_REQUIRED─────────────▶ pairing
+ *   connecting ──refused AUTH_* (a stored device token is tried
+ *                first, through backoff, after AUTH_TOKEN_MISMATCH)─▶ auth-failed
+ *   connecting ──refused PROTOCOL_MISMATCH, or closed with 1002──▶ protocol-mismatch
+ *
+ *   connected ──socket closed, or silent for tickInterval × grace──▶ backoff
+ *
+ *   backoff ─────────── after the backoff delay (never before a gateway's retryAfterMs) ──▶ connecting
+ *   pairing ─────────── every pairingRetryMs (≤ 30 s), so the request id stays current ──▶ connecting
+ *   auth-failed ─────── after the backoff delay ──────────────────────────────────────────▶ connecting
+ *   protocol-mismatch ─ after the backoff's cap ──────────────────────────────────────────▶ connecting
+ *
+ *   any state ──stop()──▶ stopped ──start()──▶ connecting
+ *
+ * While waiting for the next attempt a refused state stays as it is (it does not turn into
+ * backoff), so `health()` keeps saying what a person must fix; every `ready()` waiter is
+ * rejected with the refusal as soon as it arrives.
+ */
 export type {
   GatewayClient,
   GatewayHealth,
@@ -10,7 +38,8 @@ export type {
   RunResult,
   StateListener,
 } from "./types.js";
-export { WsGatewayClient, type WsGatewayClientOptions } from "./ws-gateway-client.js";
+export { WsGatewayClient } from "./ws-gateway-client.js";
+export type { WsGatewayClientOptions } from "./client-options.js";
 export {
   loadOrCreateIdentity,
   identityFromPrivateKey,
@@ -22,6 +51,7 @@ export {
 } from "./device-identity.js";
 export { DeviceTokenStore } from "./device-tokens.js";
 export { parseSessionKey, isGroupSession, type ParsedSessionKey } from "./session-key.js";
-export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../core/index.js";
 export { approveCommand, DEFAULT_GATEWAY_PORT } from "./gateway-errors.js";
+export { classifyRefusal, refusalOf, type Refusal, type RefusalShape } from "./refusal.js";
+export { gatewayMessages, type GatewayMessageKey } from "./messages.js";
 export * from "./frames.js";

@@ -1,4 +1,4 @@
-import { RecentIds, contentHash, type Logger } from "../core/index.js";
+import { RecentIds, contentHash, systemClock, type Clock, type Logger } from "../core/index.js";
 import { messageText } from "./frames.js";
 import { parseSessionKey } from "./session-key.js";
 import type { ObservedEvent } from "./types.js";
@@ -19,6 +19,7 @@ export class SessionObserver {
   constructor(
     private readonly node: string,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   observe(listener: (event: ObservedEvent) => void): () => void {
@@ -43,7 +44,7 @@ export class SessionObserver {
       ...event,
       node: this.node,
       session: parseSessionKey(event.sessionKey),
-      at: Date.now(),
+      at: this.clock.now(),
     };
     for (const listener of this.observers) {
       try {

@@ -1,30 +1,19 @@
-import WebSocket from "ws";
-import {
-  ClawbridgeError,
-  silentLogger,
-  type GatewayRefusalDetails,
-  type Logger,
-  type SecretRegistry,
-} from "../core/index.js";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../core/index.js";
-import type { DeviceIdentity } from "./device-identity.js";
-import type { DeviceTokenStore } from "./device-tokens.js";
-import {
-  PROTOCOL_VERSION,
-  agentEventSchema,
-  challengeSchema,
-  chatEventSchema,
-  eventFrameSchema,
-  responseFrameSchema,
-  helloOkSchema,
-  messageText,
-  type EventFrame,
-  type GatewayErrorShape,
-  type ResponseFrame,
-} from "./frames.js";
-import { gatewayError, pairingError, protocolMismatchError, tokenMismatchError } from "./gateway-errors.js";
+import type { ClawbridgeError, Logger } from "../core/index.js";
 import { AgentRuns } from "./agent-runs.js";
-import { buildConnectParams } from "./connect-params.js";
+import {
+  resolveClientOptions,
+  type ResolvedClientOptions,
+  type WsGatewayClientOptions,
+} from "./client-options.js";
+import { routeFrame, type FrameRoutes } from "./frame-routing.js";
+import type { HelloOk } from "./frames.js";
+import { protocolMismatchError } from "./gateway-errors.js";
+import { GatewayLink } from "./gateway-link.js";
+import { Handshake, type HandshakeResult } from "./handshake.js";
+import { closedByGatewayError, closedError, stoppedError, unreachableError } from "./link-errors.js";
+import { HealthFacts } from "./health-facts.js";
+import { PendingRequests } from "./pending-requests.js";
+import { ReadyWaiters } from "./ready-waiters.js";
 import type { AgentRun } from "./run.js";
 import { SessionObserver } from "./session-observer.js";
 import type {
@@ -37,104 +26,72 @@ import type {
   StateListener,
 } from "./types.js";
 
-export interface WsGatewayClientOptions {
-  node: string;
-  url: string;
-  token?: string;
-  /** The environment variable the token came from, named in errors (never the token). */
-  tokenSource?: string;
-  identity: DeviceIdentity;
-  deviceTokens?: DeviceTokenStore;
-  logger?: Logger;
-  /** Device tokens learned from gateways are added here, so logs never show them. */
-  secrets?: SecretRegistry;
-  clientVersion?: string;
-  requestTimeoutMs?: number;
-  /** How long the handshake may take before the attempt counts as failed. */
-  connectTimeoutMs?: number;
-  backoff?: BackoffOptions;
-  /** While pairing is pending: retry this often (pending requests expire; ≤ 30 s). */
-  pairingRetryMs?: number;
-  pingIntervalMs?: number;
-  /** A link is dead after this many tick intervals without any frame. */
-  tickGraceFactor?: number;
-  /** How long `runAgent` waits for a link before failing. */
-  connectWaitMs?: number;
-  scopes?: string[];
-}
+export type { WsGatewayClientOptions } from "./client-options.js";
 
-interface Pending {
-  method: string;
-  resolve: (payload: unknown) => void;
-  reject: (error: ClawbridgeError) => void;
-  timer?: NodeJS.Timeout;
-  /** `agent` answers twice: the run it belongs to takes both answers. */
-  run?: AgentRun;
-}
+/** States in which a person must act (approve, fix a token, upgrade): kept while retrying. */
+const REFUSED_STATES: ReadonlySet<LinkState> = new Set(["pairing", "auth-failed", "protocol-mismatch"]);
 
 /**
- * The one client per OpenClaw node: handshake with the persistent device identity, requests
- * with ids and timeouts, agent runs that survive a reconnect, observation of every session,
- * reconnect with backoff and a tick watchdog, and pairing that resolves itself once approved.
+ * The one client per OpenClaw node: the link (socket, watchdog, reconnect), the handshake,
+ * requests with ids and timeouts, agent runs that survive a reconnect and observation of
+ * every session, composed here. The state machine is drawn in `index.ts`.
  */
 export class WsGatewayClient implements GatewayClient {
   readonly node: string;
+  private readonly options: ResolvedClientOptions;
   private readonly log: Logger;
-  private socket: WebSocket | undefined;
-  private generation = 0;
-  private state: LinkState = "idle";
-  private stopped = true;
-  private failures = 0;
-  private nextRequest = 0;
-  private readonly pending = new Map<string, Pending>();
+  private readonly link: GatewayLink;
+  private readonly handshake: Handshake;
+  private readonly requests: PendingRequests;
+  private readonly waiters: ReadyWaiters;
   private readonly runs: AgentRuns;
   private readonly observer: SessionObserver;
   private readonly stateListeners = new Set<StateListener>();
-  private readyWaiters: {
-    resolve: () => void;
-    reject: (error: ClawbridgeError) => void;
-    failFast: boolean;
-  }[] = [];
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  private pinger: NodeJS.Timeout | undefined;
-  private lastFrameAt = 0;
-  private tickIntervalMs = 30_000;
-  private connectedAt: number | undefined;
-  private disconnectedAt: number | undefined;
-  private pingSentAt: number | undefined;
-  private storedDeviceToken: string | undefined;
-  /** The last device-token write, awaited by `stop()` so a quick restart keeps the token. */
-  private tokenWrite: Promise<void> = Promise.resolve();
-  /** The socket is corked until the end of this tick (see `corkForTick`). */
-  private corked = false;
-  private lastTickAt: number | undefined;
-  private latencyMs: number | undefined;
-  private serverVersion: string | undefined;
-  private pairing: GatewayHealth["pairing"];
-  private lastError: GatewayHealth["lastError"];
-  private useDeviceToken = false;
-  private triedDeviceToken = false;
+  private state: LinkState = "idle";
+  private stopped = true;
+  private readonly facts: HealthFacts;
+  private readonly routes: FrameRoutes;
 
-  constructor(private readonly options: WsGatewayClientOptions) {
-    this.node = options.node;
-    this.log = (options.logger ?? silentLogger()).child({ component: "gateway", node: options.node });
-    this.observer = new SessionObserver(this.node, this.log);
+  constructor(options: WsGatewayClientOptions) {
+    const resolved = resolveClientOptions(options);
+    this.options = resolved;
+    this.node = resolved.node;
+    this.log = resolved.log;
+    this.link = new GatewayLink(resolved, {
+      frame: (text, attempt) => routeFrame(text, attempt, this.routes),
+      closed: (code, reason) => this.onClose(code, reason),
+      attemptFailed: (error, attempt) => this.attemptFailed(error, attempt),
+      trouble: (error) => this.facts.recordError(error),
+    });
+    this.facts = new HealthFacts(resolved.clock);
+    this.handshake = new Handshake(resolved);
+    this.requests = new PendingRequests(resolved, (frame, run, id) => this.runs.onResponse(frame, run, id));
+    this.waiters = new ReadyWaiters(resolved.clock);
+    this.observer = new SessionObserver(this.node, this.log, resolved.clock);
     this.runs = new AgentRuns({
       node: this.node,
       ready: (timeoutMs) => this.ready(timeoutMs),
       send: (method, params, timeoutMs, run) =>
-        this.rawRequest(method, params, timeoutMs, this.generation, run),
+        this.rawRequest(method, params, timeoutMs, this.link.attempt, run),
       request: (method, params) => this.request(method, params),
-      forget: (requestId) => {
-        const pending = this.pending.get(requestId);
-        this.pending.delete(requestId);
-        pending?.resolve(undefined);
-      },
-      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
-      connectWaitMs: options.connectWaitMs ?? 10_000,
+      forget: (requestId) => this.requests.forget(requestId),
+      requestTimeoutMs: resolved.requestTimeoutMs,
+      connectWaitMs: resolved.connectWaitMs,
       log: this.log,
+      clock: resolved.clock,
     });
+    this.routes = {
+      log: this.log,
+      response: (frame) => this.requests.onResponse(frame),
+      challenge: (nonce, ts, attempt) =>
+        this.answerChallenge(nonce, ts, attempt).catch((error: unknown) =>
+          // The handshake deadline ends this attempt.
+          this.log.error({ err: error }, "could not answer the gateway's challenge"),
+        ),
+      tick: () => this.facts.tick(),
+      runs: this.runs,
+      observer: this.observer,
+    };
   }
 
   // ── lifecycle ────────────────────────────────────────────────────────────
@@ -147,48 +104,24 @@ export class WsGatewayClient implements GatewayClient {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    this.clearTimers();
-    const socket = this.socket;
-    this.socket = undefined;
-    this.generation++;
-    this.failPending(new ClawbridgeError("CB_GATEWAY_CLOSED", `node ${this.node}: the client was stopped`));
-    this.runs.failAll(
-      new ClawbridgeError(
-        "CB_GATEWAY_CLOSED",
-        `node ${this.node}: the client was stopped before the run ended`,
-      ),
-    );
+    const socket = this.link.halt();
+    this.requests.failAll(stoppedError(this.node));
+    this.runs.failAll(stoppedError(this.node, true));
     this.setState("stopped");
-    this.rejectWaiters(new ClawbridgeError("CB_GATEWAY_CLOSED", `node ${this.node}: the client was stopped`));
-    await this.tokenWrite;
-    if (socket && socket.readyState !== WebSocket.CLOSED) {
-      await new Promise<void>((resolve) => {
-        socket.once("close", () => resolve());
-        socket.close(1000, "client stopped");
-        setTimeout(() => {
-          socket.terminate();
-          resolve();
-        }, 1_000).unref();
-      });
-    }
+    this.waiters.rejectAll(stoppedError(this.node));
+    await this.handshake.tokenWrite;
+    await this.link.closeCleanly(socket);
   }
 
   health(): GatewayHealth {
-    return {
+    return this.facts.snapshot({
       node: this.node,
       url: this.options.url,
       state: this.state,
-      connectedAt: this.state === "connected" ? this.connectedAt : undefined,
-      lastTickAt: this.lastTickAt,
-      latencyMs: this.latencyMs,
+      latencyMs: this.link.latencyMs,
       runningRuns: this.runs.running(),
-      serverVersion: this.serverVersion,
-      protocol: this.state === "connected" ? PROTOCOL_VERSION : undefined,
-      pairing: this.pairing,
-      lastError: this.lastError,
-      failures: this.failures,
-    };
+      failures: this.link.failures,
+    });
   }
 
   /**
@@ -197,30 +130,7 @@ export class WsGatewayClient implements GatewayClient {
    */
   ready(timeoutMs = 10_000, options: { failFast?: boolean } = {}): Promise<void> {
     if (this.state === "connected") return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const waiter = { resolve, reject, failFast: options.failFast ?? false };
-      const timer = setTimeout(() => {
-        this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
-        reject(this.unreachable(timeoutMs));
-      }, timeoutMs);
-      waiter.resolve = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      waiter.reject = (error) => {
-        clearTimeout(timer);
-        reject(error);
-      };
-      this.readyWaiters.push(waiter);
-    });
-  }
-
-  /** An attempt failed without an answer from the gateway: only fail-fast waiters give up. */
-  private attemptFailed(): void {
-    const error = this.unreachable(0);
-    const failing = this.readyWaiters.filter((w) => w.failFast);
-    this.readyWaiters = this.readyWaiters.filter((w) => !w.failFast);
-    for (const waiter of failing) waiter.reject(error);
+    return this.waiters.wait(timeoutMs, options.failFast ?? false, () => this.unreachable(timeoutMs));
   }
 
   onState(listener: StateListener): () => void {
@@ -232,23 +142,33 @@ export class WsGatewayClient implements GatewayClient {
     return this.observer.observe(listener);
   }
 
+  runAgent(request: RunAgentRequest): RunHandle {
+    return this.runs.start(request);
+  }
+
+  async request<T = unknown>(
+    method: string,
+    params: unknown = {},
+    timeoutMs = this.options.requestTimeoutMs,
+  ): Promise<T> {
+    if (this.state !== "connected") throw this.unreachable(0);
+    return (await this.rawRequest(method, params, timeoutMs)) as T;
+  }
+
+  private rawRequest(
+    method: string,
+    params: unknown,
+    timeoutMs: number,
+    attempt = this.link.attempt,
+    run?: AgentRun,
+  ): Promise<unknown> {
+    const socket = this.link.openSocket(attempt);
+    if (!socket) return Promise.reject(this.unreachable(0));
+    return this.requests.send(socket, method, params, timeoutMs, run);
+  }
+
   private unreachable(afterMs: number): ClawbridgeError {
-    const last = this.lastError;
-    return new ClawbridgeError(
-      "CB_GATEWAY_UNREACHABLE",
-      `node ${this.node}: ${afterMs > 0 ? `no connection to ${this.options.url} after ${afterMs} ms` : `cannot connect to ${this.options.url}`}${last ? ` (${last.message.replace(`node ${this.node}: `, "")})` : ""}`,
-      {
-        fix:
-          last?.fix ??
-          `check that the gateway runs on ${this.node} (openclaw gateway status) and is reachable from here (gateway.bind "lan" or a tunnel)`,
-        details: {
-          node: this.node,
-          url: this.options.url,
-          lastError: last?.code,
-          reason: last?.message.replace(`node ${this.node}: `, ""),
-        },
-      },
-    );
+    return unreachableError(this.node, this.options.url, afterMs, this.facts.lastFailure?.error);
   }
 
   private setState(state: LinkState): void {
@@ -258,466 +178,113 @@ export class WsGatewayClient implements GatewayClient {
     for (const listener of this.stateListeners) listener(health);
   }
 
-  private recordError(error: ClawbridgeError): void {
-    this.lastError = { code: error.code, message: error.message, fix: error.fix, at: Date.now() };
-  }
-
-  // ── connecting ───────────────────────────────────────────────────────────
+  // ── the link's attempts ──────────────────────────────────────────────────
 
   private connect(): void {
     if (this.stopped) return;
-    const generation = ++this.generation;
     this.setState("connecting");
-    let socket: WebSocket;
-    try {
-      socket = new WebSocket(this.options.url, {
-        handshakeTimeout: this.options.connectTimeoutMs ?? 10_000,
-        maxPayload: 32 * 1024 * 1024,
-      });
-    } catch (error) {
-      this.connectFailed(
-        generation,
-        new ClawbridgeError(
-          "CB_GATEWAY_UNREACHABLE",
-          `node ${this.node}: bad gateway URL ${this.options.url}: ${(error as Error).message}`,
-          { fix: "nodes[].url must look like ws://host:18789" },
-        ),
-      );
-      return;
-    }
-    this.socket = socket;
-    const connectTimer = setTimeout(() => {
-      if (generation !== this.generation || this.state === "connected") return;
-      this.connectFailed(
-        generation,
-        new ClawbridgeError(
-          "CB_GATEWAY_TIMEOUT",
-          `node ${this.node}: the gateway did not complete the handshake in time`,
-        ),
-      );
-      socket.terminate();
-    }, this.options.connectTimeoutMs ?? 10_000);
-    socket.on("message", (data) => {
-      if (generation !== this.generation) return;
-      this.lastFrameAt = Date.now();
-      this.onFrame(String(data), generation);
-    });
-    socket.on("pong", () => {
-      if (this.pingSentAt !== undefined) this.latencyMs = Date.now() - this.pingSentAt;
-    });
-    socket.on("error", (error) => {
-      if (generation !== this.generation) return;
-      this.recordError(
-        new ClawbridgeError("CB_GATEWAY_UNREACHABLE", `node ${this.node}: ${error.message}`, {
-          fix: `check that the gateway on ${this.node} runs and is reachable at ${this.options.url}`,
-        }),
-      );
-    });
-    socket.on("close", (code, reason) => {
-      clearTimeout(connectTimer);
-      if (generation !== this.generation) return;
-      this.onClose(code, String(reason));
-    });
+    this.link.open();
   }
 
-  private sendConnect(nonce: string, ts: number, generation: number): void {
-    const params = buildConnectParams({
-      identity: this.options.identity,
-      nonce,
-      ts,
-      token: this.options.token,
-      deviceToken: this.storedDeviceToken,
-      preferDeviceToken: this.useDeviceToken,
-      scopes: this.options.scopes,
-      clientVersion: this.options.clientVersion,
-    });
-    this.rawRequest("connect", params, this.options.connectTimeoutMs ?? 10_000, generation).then(
-      (hello) => this.onHello(hello, generation),
-      (error: ClawbridgeError) => this.onConnectRefused(error, generation),
-    );
-  }
-
-  private async loadStoredToken(): Promise<void> {
-    this.storedDeviceToken = (await this.options.deviceTokens?.get(this.node))?.token;
-    if (this.storedDeviceToken) this.options.secrets?.add(this.storedDeviceToken);
-  }
-
-  private onHello(payload: unknown, generation: number): void {
-    if (generation !== this.generation) return;
-    const hello = helloOkSchema.safeParse(payload);
-    if (!hello.success) {
-      this.connectFailed(
-        generation,
-        new ClawbridgeError("CB_GATEWAY_BAD_FRAME", `node ${this.node}: unexpected hello from the gateway`),
-      );
-      this.socket?.terminate();
-      return;
-    }
-    // A first connection has nothing to resume or reconcile.
-    const wasConnected = this.connectedAt !== undefined;
-    this.failures = 0;
-    this.pairing = undefined;
-    this.lastError = undefined;
-    this.triedDeviceToken = false;
-    this.useDeviceToken = false;
-    this.connectedAt = Date.now();
-    this.serverVersion = hello.data.server.version;
-    this.tickIntervalMs = hello.data.policy?.tickIntervalMs ?? 30_000;
-    const deviceToken = hello.data.auth?.deviceToken;
-    if (deviceToken) {
-      this.options.secrets?.add(deviceToken);
-      this.storedDeviceToken = deviceToken;
-      this.tokenWrite = (
-        this.options.deviceTokens?.set(this.node, {
-          token: deviceToken,
-          scopes: hello.data.auth?.scopes,
-          url: this.options.url,
-        }) ?? Promise.resolve()
-      ).catch((error: unknown) => this.log.warn({ err: error }, "could not store the device token"));
-    }
-    this.startTimers();
-    this.setState("connected");
-    this.log.info({ server: this.serverVersion, reconnect: wasConnected }, "gateway connected");
-    for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
-    if (wasConnected)
-      void this.observer.reconcile(
-        (method, params) => this.request(method, params),
-        this.disconnectedAt ?? 0,
-      );
-    this.runs.resume();
-  }
-
-  private onConnectRefused(error: ClawbridgeError, generation: number): void {
-    if (generation !== this.generation) return;
-    const refusal = error.details as Partial<GatewayRefusalDetails>;
-    const details = refusal.gatewayDetails ?? {};
-    const code = refusal.gatewayCode ?? "";
-    const detailCode = refusal.detailCode ?? "";
-    if (code === "NOT_PAIRED" || detailCode === "PAIRING_REQUIRED") {
-      const requestId = String(details.requestId ?? "");
-      const refused = pairingError(this.node, this.options.url, requestId);
-      if (this.pairing?.requestId !== requestId) {
-        this.log.warn({ requestId, command: refused.details.command }, refused.describe());
-        this.pairing = { requestId, command: refused.details.command, since: Date.now() };
-      }
-      this.recordError(refused);
-      this.setState("pairing");
-      this.rejectWaiters(refused);
-      this.scheduleReconnect(Math.min(this.options.pairingRetryMs ?? 15_000, 30_000));
-      this.socket?.terminate();
-      return;
-    }
-    if (detailCode.startsWith("AUTH_TOKEN") || /token mismatch|unauthorized/i.test(error.message)) {
-      if (this.storedDeviceToken && !this.triedDeviceToken) {
-        // The shared token changed; the device token this gateway gave us may still be good.
-        this.triedDeviceToken = true;
-        this.useDeviceToken = true;
-        this.log.warn("gateway refused the token; retrying with the stored device token");
-        this.scheduleReconnect(0);
-        this.socket?.terminate();
-        return;
-      }
-      const refused = tokenMismatchError(
-        this.node,
-        this.options.tokenSource,
-        this.triedDeviceToken,
-        detailCode === "AUTH_TOKEN_MISSING",
-      );
-      this.log.error({ tokenSource: this.options.tokenSource }, refused.describe());
-      this.recordError(refused);
-      this.setState("auth-failed");
-      this.rejectWaiters(refused);
-      this.scheduleReconnect(this.nextBackoff());
-      this.socket?.terminate();
-      return;
-    }
-    if (code === "PROTOCOL_MISMATCH" || detailCode === "PROTOCOL_MISMATCH") {
-      this.protocolMismatch(details.expectedProtocol);
-      return;
-    }
-    this.connectFailed(generation, error);
-    this.socket?.terminate();
-  }
-
-  private protocolMismatch(theirs: unknown): void {
-    const refused = protocolMismatchError(this.node, theirs);
-    this.log.error(refused.describe());
-    this.recordError(refused);
-    this.setState("protocol-mismatch");
-    this.rejectWaiters(refused);
-    this.scheduleReconnect(this.options.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs);
-    this.socket?.terminate();
-  }
-
-  private connectFailed(generation: number, error: ClawbridgeError): void {
-    if (generation !== this.generation) return;
-    this.recordError(error);
-    this.attemptFailed();
-    // The gateway may say when to come back (rate limits, restarts): never sooner than that.
-    this.scheduleReconnect(Math.max(this.nextBackoff(), error.retryAfterMs ?? 0));
-  }
-
-  private nextBackoff(): number {
-    return backoffDelay(this.failures++, this.options.backoff ?? DEFAULT_BACKOFF);
-  }
-
-  private scheduleReconnect(delayMs: number): void {
+  /** Ends this attempt; the next one starts after `delayMs` (a refused state is kept meanwhile). */
+  private reconnectAfter(delayMs: number): void {
     if (this.stopped) return;
-    clearTimeout(this.reconnectTimer);
-    // This attempt is over: its socket's late events must not schedule another one.
-    this.generation++;
-    this.clearTimers();
-    if (this.state !== "pairing" && this.state !== "auth-failed" && this.state !== "protocol-mismatch")
-      this.setState("backoff");
-    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
+    this.link.reconnectAfter(delayMs, () => this.connect());
+    if (!REFUSED_STATES.has(this.state)) this.setState("backoff");
+  }
+
+  /** An attempt failed without a refusal: fail-fast waiters give up, the rest wait for the next one. */
+  private attemptFailed(error: ClawbridgeError, attempt: number): void {
+    if (attempt !== this.link.attempt) return;
+    this.facts.recordError(error);
+    this.waiters.rejectFailFast(() => this.unreachable(0));
+    // The gateway may say when to come back (rate limits, restarts): never sooner than that.
+    this.reconnectAfter(Math.max(this.link.nextBackoff(), error.retryAfterMs ?? 0));
   }
 
   private onClose(code: number, reason: string): void {
-    this.clearTimers();
+    this.link.stopHeartbeat();
     const wasConnected = this.state === "connected";
-    if (wasConnected) this.disconnectedAt = Date.now();
+    if (wasConnected) this.facts.disconnected();
     this.runs.detachAll();
-    this.failPending(
-      new ClawbridgeError(
-        "CB_GATEWAY_CLOSED",
-        `node ${this.node}: the connection closed (${code}${reason ? ` ${reason}` : ""})`,
-        { retryable: true },
-      ),
-    );
-    if (code === 1002) {
-      this.protocolMismatch(undefined);
-      return;
-    }
+    this.requests.failAll(closedError(this.node, code, reason));
+    if (code === 1002) return this.refused("protocol-mismatch", protocolMismatchError(this.node, undefined));
     if (wasConnected) {
       this.log.warn({ code, reason }, "gateway connection lost; reconnecting");
     } else {
-      this.lastError ??= {
-        code: "CB_GATEWAY_CLOSED",
-        message: `node ${this.node}: the gateway closed the connection (${code})`,
-        at: Date.now(),
-      };
-      this.attemptFailed();
+      if (!this.facts.lastFailure) this.facts.recordError(closedByGatewayError(this.node, code));
+      this.waiters.rejectFailFast(() => this.unreachable(0));
     }
-    this.scheduleReconnect(this.nextBackoff());
+    this.reconnectAfter(this.link.nextBackoff());
   }
 
-  private startTimers(): void {
-    this.clearTimers();
-    const grace = this.tickIntervalMs * (this.options.tickGraceFactor ?? 2.5);
-    this.watchdog = setInterval(
-      () => {
-        if (Date.now() - this.lastFrameAt > grace) {
-          this.log.warn(
-            { silentMs: Date.now() - this.lastFrameAt },
-            "no tick from the gateway: the link is dead; reconnecting",
-          );
-          this.recordError(
-            new ClawbridgeError(
-              "CB_GATEWAY_TIMEOUT",
-              `node ${this.node}: the gateway went silent (no tick for ${Math.round(grace)} ms)`,
-            ),
-          );
-          this.socket?.terminate();
-        }
-      },
-      Math.max(50, Math.min(this.tickIntervalMs / 2, 5_000)),
+  // ── the handshake ────────────────────────────────────────────────────────
+
+  private async answerChallenge(nonce: string, ts: number, attempt: number): Promise<void> {
+    const result = await this.handshake.exchange(
+      nonce,
+      ts,
+      (params) => this.rawRequest("connect", params, this.options.connectTimeoutMs, attempt),
+      () => attempt === this.link.attempt,
     );
-    this.watchdog.unref();
-    const ping = () => {
-      this.pingSentAt = Date.now();
-      try {
-        this.socket?.ping();
-      } catch {
-        // Closing; the close handler takes over.
+    if (result) this.afterHandshake(result, attempt);
+  }
+
+  private afterHandshake(result: HandshakeResult, attempt: number): void {
+    switch (result.kind) {
+      case "hello":
+        return this.connected(result.hello);
+      case "retry-with-device-token":
+        this.log.warn("gateway refused the token; retrying with the stored device token");
+        this.reconnectAfter(0);
+        this.link.terminate();
+        return;
+      case "pairing": {
+        const { requestId, command } = result.error.details;
+        if (this.facts.notePairing(requestId, command))
+          this.log.warn({ requestId, command }, result.error.describe());
+        return this.refused("pairing", result.error, this.options.pairingRetryMs, result.retryAfterMs);
       }
-    };
-    ping();
-    this.pinger = setInterval(ping, this.options.pingIntervalMs ?? 15_000);
-    this.pinger.unref();
-  }
-
-  private clearTimers(): void {
-    clearInterval(this.watchdog);
-    clearInterval(this.pinger);
-    this.watchdog = undefined;
-    this.pinger = undefined;
-  }
-
-  private rejectWaiters(error: ClawbridgeError): void {
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
-  }
-
-  // ── frames and requests ──────────────────────────────────────────────────
-
-  private onFrame(text: string, generation: number): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      this.log.warn({ length: text.length }, "ignoring a frame that is not JSON");
-      return;
-    }
-    // Dispatch on `type` first: one schema per frame instead of trying a union (events are hot).
-    const type = (parsed as { type?: unknown } | null)?.type;
-    const schema = type === "res" ? responseFrameSchema : type === "event" ? eventFrameSchema : undefined;
-    const frame = schema?.safeParse(parsed);
-    if (!frame?.success) {
-      this.log.debug("ignoring a frame of unknown shape");
-      return;
-    }
-    const value = frame.data as ResponseFrame | EventFrame;
-    if (value.type === "res") this.onResponse(value);
-    else this.onEvent(value, generation);
-  }
-
-  private onResponse(frame: ResponseFrame): void {
-    const pending = this.pending.get(frame.id);
-    if (!pending) return;
-    if (pending.run) {
-      // The run's deadline governs from the first answer on, not the request timeout.
-      clearTimeout(pending.timer);
-      return this.runs.onResponse(frame, pending.run, frame.id);
-    }
-    this.pending.delete(frame.id);
-    clearTimeout(pending.timer);
-    if (frame.ok) pending.resolve(frame.payload);
-    else
-      pending.reject(gatewayError(this.node, frame.error as GatewayErrorShape, { method: pending.method }));
-  }
-
-  private onEvent(frame: EventFrame, generation: number): void {
-    switch (frame.event) {
-      case "connect.challenge": {
-        const challenge = challengeSchema.safeParse(frame.payload);
-        if (challenge.success)
-          void this.loadStoredToken().then(() =>
-            this.sendConnect(challenge.data.nonce, challenge.data.ts, generation),
-          );
-        return;
-      }
-      case "tick":
-        this.lastTickAt = Date.now();
-        return;
-      case "chat":
-        return this.onChatEvent(frame.payload);
-      case "agent":
-        return this.onAgentEvent(frame.payload);
-      default:
-        // health, task, sessions.changed, … arrive unasked: nothing to do with them here.
+      case "auth-failed":
+        this.log.error({ tokenSource: this.options.tokenSource }, result.error.describe());
+        return this.refused("auth-failed", result.error, this.link.nextBackoff(), result.retryAfterMs);
+      case "protocol-mismatch":
+        return this.refused("protocol-mismatch", result.error, undefined, result.retryAfterMs);
+      case "failed":
+        this.attemptFailed(result.error, attempt);
+        this.link.terminate();
         return;
     }
   }
 
-  private rawRequest(
-    method: string,
-    params: unknown,
-    timeoutMs: number,
-    generation = this.generation,
-    run?: AgentRun,
-  ): Promise<unknown> {
-    const socket = this.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN || generation !== this.generation) {
-      return Promise.reject(this.unreachable(0));
-    }
-    const id = `cb-${++this.nextRequest}`;
-    return new Promise((resolve, reject) => {
-      const pending: Pending = { method, resolve, reject, run };
-      if (run) run.requestId = id;
-      pending.timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new ClawbridgeError(
-            "CB_GATEWAY_TIMEOUT",
-            `node ${this.node}: ${method} got no answer in ${timeoutMs} ms`,
-            { retryable: true, details: { node: this.node, method } },
-          ),
-        );
-      }, timeoutMs);
-      this.pending.set(id, pending);
-      this.corkForTick(socket);
-      socket.send(JSON.stringify({ type: "req", id, method, params }), (error) => {
-        if (!error) return;
-        clearTimeout(pending.timer);
-        this.pending.delete(id);
-        reject(
-          new ClawbridgeError(
-            "CB_GATEWAY_CLOSED",
-            `node ${this.node}: could not send ${method}: ${error.message}`,
-            { retryable: true },
-          ),
-        );
-      });
-    });
+  /**
+   * A person must act before this node works: say so once, tell every waiter, and keep
+   * retrying — at `delayMs`, or at the backoff's cap for a protocol mismatch — so the link
+   * comes back by itself once it is fixed. A gateway's `retryAfterMs` is obeyed.
+   */
+  private refused(
+    state: "pairing" | "auth-failed" | "protocol-mismatch",
+    error: ClawbridgeError,
+    delayMs = this.options.backoff.maxMs,
+    retryAfterMs = 0,
+  ): void {
+    if (state === "protocol-mismatch") this.log.error(error.describe());
+    this.facts.recordError(error);
+    this.setState(state);
+    this.waiters.rejectAll(error);
+    this.reconnectAfter(Math.max(delayMs, retryAfterMs));
+    this.link.terminate();
   }
 
-  /** Requests made in one tick (200 runs started at once) leave in one write, not one system call each. */
-  private corkForTick(socket: WebSocket): void {
-    const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-    if (!raw || this.corked) return;
-    this.corked = true;
-    raw.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      raw.uncork();
-    });
-  }
-
-  async request<T = unknown>(
-    method: string,
-    params: unknown = {},
-    timeoutMs = this.options.requestTimeoutMs ?? 15_000,
-  ): Promise<T> {
-    if (this.state !== "connected") throw this.unreachable(0);
-    return (await this.rawRequest(method, params, timeoutMs)) as T;
-  }
-
-  private failPending(error: ClawbridgeError): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      this.pending.delete(id);
-      if (!pending.run) pending.reject(error);
-    }
-  }
-
-  // ── runs and observation ─────────────────────────────────────────────────
-
-  runAgent(request: RunAgentRequest): RunHandle {
-    return this.runs.start(request);
-  }
-
-  private onChatEvent(payload: unknown): void {
-    const parsed = chatEventSchema.safeParse(payload);
-    if (!parsed.success) return;
-    const event = parsed.data;
-    const text = messageText(event.message);
-    this.runs.onChat(event, text);
-    if (event.state === "final") this.observer.noteFinal(event.sessionKey, event.runId, text, event.message);
-    this.observer.emit({
-      kind: "chat",
-      sessionKey: event.sessionKey,
-      runId: event.runId,
-      state: event.state,
-      text,
-      raw: payload,
-      reconciled: false,
-    });
-  }
-
-  private onAgentEvent(payload: unknown): void {
-    const parsed = agentEventSchema.safeParse(payload);
-    if (!parsed.success) return;
-    const event = parsed.data;
-    this.runs.onAgent(event);
-    const text = typeof event.data?.text === "string" ? event.data.text : "";
-    const sessionKey = event.sessionKey ?? this.runs.get(event.runId)?.sessionKey ?? "";
-    this.observer.emit({
-      kind: "agent",
-      sessionKey,
-      runId: event.runId,
-      state: event.stream,
-      text,
-      raw: payload,
-      reconciled: false,
-    });
+  private connected(hello: HelloOk): void {
+    // A first connection has nothing to resume or reconcile.
+    const { reconnect } = this.facts.connected(hello.server.version);
+    this.link.established(hello.policy?.tickIntervalMs ?? this.options.tickIntervalMs);
+    this.setState("connected");
+    this.log.info({ server: hello.server.version, reconnect }, "gateway connected");
+    this.waiters.resolveAll();
+    const since = this.facts.disconnectedAt ?? 0;
+    if (reconnect) void this.observer.reconcile((method, params) => this.request(method, params), since);
+    this.runs.resume();
   }
 }

@@ -1,3 +1,4 @@
+import { httpMessages } from "./messages.js";
 import { createServer, type Server } from "node:http";
 import { isIP, type AddressInfo } from "node:net";
 import Router from "@koa/router";
@@ -8,12 +9,8 @@ import {
   errnoCode,
   isClawbridgeError,
   silentLogger,
-  translator,
   packageVersion,
-  type Catalog,
-  type Locale,
   type Logger,
-  type Translate,
 } from "../core/index.js";
 import { healthBody, readyBody, type HealthReport, type ReadyBody, type ReadyReport } from "./health.js";
 
@@ -44,8 +41,6 @@ export interface HttpServerOptions {
   version?: string;
   /** Default {@link DEFAULT_MAX_BODY_BYTES}. */
   maxBodyBytes?: number;
-  /** Language of the listen error (printed by the CLI); default en. */
-  locale?: Locale;
 }
 
 export interface RunningHttpServer {
@@ -60,26 +55,6 @@ export interface RunningHttpServer {
    */
   close(timeoutMs?: number): Promise<boolean>;
 }
-
-type Key = "listenFailed" | "fixInUse" | "fixAccess" | "fixAddress" | "fixOther";
-const messages: Catalog<Key> = {
-  "zh-CN": {
-    listenFailed: "无法在 {address} 上监听 HTTP：{reason}",
-    fixInUse: "端口 {port} 已被占用（也许另一个 clawbridge 正在运行）：停止占用它的进程，或修改 http.port",
-    fixAccess: "没有权限使用端口 {port}：用 1024 以上的端口，或修改 http.port",
-    fixAddress: "本机没有地址 {host}：修改 http.host（默认 127.0.0.1；0.0.0.0 表示所有网卡）",
-    fixOther: "检查 http.host 和 http.port",
-  },
-  en: {
-    listenFailed: "cannot listen for HTTP on {address}: {reason}",
-    fixInUse:
-      "port {port} is already in use (perhaps by another clawbridge): stop what uses it or change http.port",
-    fixAccess: "no permission to use port {port}: use a port above 1024 or change http.port",
-    fixAddress:
-      "this machine has no address {host}: change http.host (default 127.0.0.1; 0.0.0.0 means every interface)",
-    fixOther: "check http.host and http.port",
-  },
-};
 
 /**
  * The main listener: the mounted routes, then `GET /healthz` (liveness: 200 while the process
@@ -135,7 +110,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   app.use(router.allowedMethods());
 
   const server = createServer(app.callback());
-  await listen(server, options, translator(messages, options.locale ?? "en"));
+  await listen(server, options);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${isIP(options.host) === 6 ? `[${options.host}]` : options.host}:${port}`;
   if (!isLoopback(options.host)) {
@@ -159,7 +134,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
 }
 
-function listen(server: Server, options: HttpServerOptions, t: Translate<Key>) {
+function listen(server: Server, options: HttpServerOptions) {
   return new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       const errno = errnoCode(error);
@@ -175,9 +150,9 @@ function listen(server: Server, options: HttpServerOptions, t: Translate<Key>) {
       reject(
         new ClawbridgeError(
           "CB_HTTP_LISTEN",
-          t("listenFailed", { ...params, reason: errno ?? error.message }),
+          httpMessages.text("listenFailed", { ...params, reason: errno ?? error.message }),
           {
-            fix: t(fix, params),
+            fix: httpMessages.text(fix, params),
             details: { errno, host: options.host, port: options.port },
             cause: error,
           },

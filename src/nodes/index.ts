@@ -7,6 +7,8 @@ export {
   mailboxLiveWindowMs,
   DEFAULT_MAILBOX_LIVE_WINDOW_MS,
   NODE_PROBLEM_CODES,
+  nodeProblem,
+  renderProblem,
   type NodeHealth,
   type NodeHealthInput,
   type NodeKind,
@@ -30,3 +32,4 @@ export {
   type NodeChange,
   type NodeChangeListener,
 } from "./node-pool.js";
+export { nodesMessages, type NodesMessageKey } from "./messages.js";

@@ -1,7 +1,8 @@
-import type { ErrorCode } from "../core/index.js";
+import { literalText, type ErrorCode, type Locale, type LocalText } from "../core/index.js";
 import type { NodeConfig } from "../config/index.js";
 import type { GatewayHealth } from "../gateway/index.js";
 import type { NodeStatusSnapshot } from "../mailbox/index.js";
+import { nodesMessages as m } from "./messages.js";
 
 /** `gateway`: has a `url` and a gateway client; `mailbox`: reachable only through its inbox file. */
 export type NodeKind = "gateway" | "mailbox";
@@ -20,11 +21,28 @@ export type NodeStatus =
   | "mailbox-stale"
   | "unknown";
 
-/** What went wrong last, said so a person can act on it. */
+/** What went wrong last, said so a person can act on it: in English, and as text to render. */
 export interface NodeProblem {
   code: string;
   message: string;
   fix?: string;
+  /** `message` and `fix` in the reader's language (see `renderProblem`). */
+  text?: LocalText;
+  fixText?: LocalText;
+}
+
+/** A problem from its texts: English `message`/`fix` for logs and JSON, the texts for people. */
+export function nodeProblem(code: string, text: LocalText, fixText?: LocalText): NodeProblem {
+  return fixText === undefined
+    ? { code, message: text.render("en"), text }
+    : { code, message: text.render("en"), fix: fixText.render("en"), text, fixText };
+}
+
+/** A problem's message and fix in `locale` (problems without texts are shown as they are). */
+export function renderProblem(problem: NodeProblem, locale: Locale): { message: string; fix?: string } {
+  const message = (problem.text ?? literalText(problem.message)).render(locale);
+  const fix = problem.fixText?.render(locale) ?? problem.fix;
+  return fix === undefined ? { message } : { message, fix };
 }
 
 /** A node as the pool, the `/nodes` card and `doctor` see it. */
@@ -128,11 +146,11 @@ function gatewayPart({ node, gateway, lastConnectedAt, now }: NodeHealthInput): 
       status: "unknown",
       healthy: false,
       ...(lastConnectedAt === undefined ? {} : { lastSeen: lastConnectedAt }),
-      lastError: {
-        code: NODE_PROBLEM_CODES.noGateway,
-        message: `node ${node.name} has a url but no gateway client`,
-        fix: "this is a bug in how clawbridge was started; please report it with the log",
-      },
+      lastError: nodeProblem(
+        NODE_PROBLEM_CODES.noGateway,
+        m.text("noGatewayClient", { node: node.name }),
+        m.text("noGatewayClientFix"),
+      ),
     };
   }
   const status = gatewayStatus(gateway);
@@ -183,11 +201,13 @@ function mailboxPart({ node, mailbox }: NodeHealthInput): HealthPart {
       kind: "mailbox",
       status: "unknown",
       healthy: false,
-      lastError: readError ?? {
-        code: NODE_PROBLEM_CODES.statusMissing,
-        message: `no status/${node.name}.json in the shared folder`,
-        fix: `have the agent on ${node.name} write status/${node.name}.json regularly (with "updatedAt" and "intervalMs")`,
-      },
+      lastError:
+        readError ??
+        nodeProblem(
+          NODE_PROBLEM_CODES.statusMissing,
+          m.text("statusMissing", { node: node.name }),
+          m.text("statusMissingFix", { node: node.name }),
+        ),
     };
   }
   const windowMs = mailboxLiveWindowMs(status);
@@ -203,17 +223,24 @@ function mailboxPart({ node, mailbox }: NodeHealthInput): HealthPart {
   if (status.error !== undefined) {
     // A half-written or hand-edited file still proves the node is writing (its mtime is
     // fresh), so it stays live; the problem is reported so someone can fix the writer.
-    part.lastError = {
-      code: NODE_PROBLEM_CODES.statusInvalid,
-      message: `status/${status.node}.json could not be read: ${status.error}`,
-      fix: `have the agent on ${node.name} write one JSON object, replacing the file as a whole`,
-    };
+    part.lastError = nodeProblem(
+      NODE_PROBLEM_CODES.statusInvalid,
+      m.text("statusInvalid", { file: status.node, reason: status.error }),
+      m.text("statusInvalidFix", { node: node.name }),
+    );
   } else if (!live) {
-    part.lastError = readError ?? {
-      code: NODE_PROBLEM_CODES.statusStale,
-      message: `status/${status.node}.json was last updated ${minutes(checkedAt - status.updatedAt)} ago (expected within ${minutes(windowMs)})`,
-      fix: `check that the agent on ${node.name} is running and can reach the shared folder`,
-    };
+    part.lastError =
+      readError ??
+      nodeProblem(
+        NODE_PROBLEM_CODES.statusStale,
+        duration(
+          "statusStale",
+          { file: status.node, node: node.name },
+          checkedAt - status.updatedAt,
+          windowMs,
+        ),
+        m.text("statusStaleFix", { node: node.name }),
+      );
   }
   return part;
 }
@@ -223,7 +250,22 @@ function latest(...values: (number | undefined)[]): number | undefined {
   return known.length === 0 ? undefined : Math.max(...known);
 }
 
-function minutes(ms: number): string {
-  const whole = Math.round(ms / 60_000);
-  return whole >= 1 ? `${whole} min` : `${Math.round(ms / 1000)} s`;
+/** The stale-status text, its two durations rendered in the reader's language. */
+function duration(
+  key: "statusStale",
+  params: { file: string; node: string },
+  agoMs: number,
+  windowMs: number,
+): LocalText {
+  const say = (ms: number, locale: Locale) => {
+    const whole = Math.round(ms / 60_000);
+    const t = m.t(locale);
+    return whole >= 1 ? t("minutes", { count: whole }) : t("seconds", { count: Math.round(ms / 1000) });
+  };
+  return {
+    key: `nodes.${key}`,
+    params: { ...params, agoMs, windowMs },
+    render: (locale) =>
+      m.t(locale)(key, { ...params, ago: say(agoMs, locale), window: say(windowMs, locale) }),
+  };
 }

@@ -1,6 +1,7 @@
 import {
   ClawbridgeError,
   isClawbridgeError,
+  literalText,
   nodeKey,
   silentLogger,
   systemClock,
@@ -9,8 +10,10 @@ import {
 } from "../core/index.js";
 import type { GatewayClient, GatewayHealth } from "../gateway/index.js";
 import type { MailboxStore, NodeStatusSnapshot } from "../mailbox/index.js";
+import { nodesMessages } from "./messages.js";
 import {
   computeNodeHealth,
+  nodeProblem,
   type MailboxObservation,
   type NodeHealth,
   type NodeProblem,
@@ -89,9 +92,14 @@ export class NodePool {
       const key = nodeKey(config.name);
       if (this.byKey.has(key)) {
         // The config schema already refuses this; a second entry would split one node's load.
-        throw new ClawbridgeError("CB_CONFIG_INVALID", `node ${config.name} is listed twice`, {
-          fix: "node names must be unique ignoring case; rename or remove one of them",
-        });
+        throw new ClawbridgeError(
+          "CB_CONFIG_INVALID",
+          nodesMessages.text("duplicateNode", { node: config.name }),
+          {
+            fix: nodesMessages.text("duplicateNodeFix"),
+            expose: true,
+          },
+        );
       }
       const entry: Entry = {
         config,
@@ -259,11 +267,14 @@ export class NodePool {
       this.statuses = byKey;
       this.readError = undefined;
     } catch (error) {
-      this.readError = {
-        code: isClawbridgeError(error) ? error.code : "CB_MAILBOX_IO",
-        message: `could not read the status files: ${error instanceof Error ? error.message : String(error)}`,
-        fix: isClawbridgeError(error) && error.fix ? error.fix : "check that the shared folder is mounted",
-      };
+      const reason = isClawbridgeError(error)
+        ? error.text
+        : literalText(String((error as Error)?.message ?? error));
+      this.readError = nodeProblem(
+        isClawbridgeError(error) ? error.code : "CB_MAILBOX_IO",
+        nodesMessages.text("statusUnreadable", { reason }),
+        (isClawbridgeError(error) ? error.fixText : undefined) ?? nodesMessages.text("statusUnreadableFix"),
+      );
       this.log.warn({ err: error }, "reading status files failed; keeping the last ones");
     }
     this.checkedAt = this.clock.now();

@@ -1,4 +1,10 @@
-import { ClawbridgeError, isClawbridgeError, isRetryable, type Envelope } from "../core/index.js";
+import {
+  ClawbridgeError,
+  isClawbridgeError,
+  isRetryable,
+  type Envelope,
+  type ErrorCode,
+} from "../core/index.js";
 import type { GatewayClient } from "../gateway/index.js";
 import type { MailboxStore } from "../mailbox/index.js";
 import type { AppendAction, DeliverAction, PostAction } from "./actions.js";
@@ -18,7 +24,7 @@ export interface ChatPoster {
 /** Agent runs that end in error are tried this many times before the delivery is given up. */
 export const RUN_ATTEMPTS = 3;
 
-const NODE_REFUSALS = new Set([
+const NODE_REFUSALS = new Set<ErrorCode>([
   "CB_GATEWAY_PAIRING_REQUIRED",
   "CB_GATEWAY_AUTH",
   "CB_GATEWAY_FORBIDDEN",
@@ -34,7 +40,7 @@ const NODE_REFUSALS = new Set([
  * follows its error's `retryable`.
  */
 export function isFinalFailure(error: unknown, failures: number): boolean {
-  if (NODE_REFUSALS.has((error as { code?: string } | undefined)?.code ?? "")) return false;
+  if (isClawbridgeError(error) && NODE_REFUSALS.has(error.code)) return false;
   if (isRunFailure(error)) return failures >= RUN_ATTEMPTS;
   return !isRetryable(error);
 }

@@ -30,7 +30,6 @@ export async function startCommand(
   const stoppedByItself = new Promise<unknown>((resolve) => (fatal = resolve));
   const bridge = await startBridge(loaded, {
     replay: options.replay,
-    locale: ctx.locale,
     onFatal: (reason) => fatal(reason),
   });
   ctx.err(ctx.t("startStarted", { url: bridge.url, config: loaded.path }));

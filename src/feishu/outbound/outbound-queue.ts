@@ -1,3 +1,4 @@
+import { feishuMessages } from "../messages.js";
 import { setMaxListeners } from "node:events";
 import { ClawbridgeError, type Logger } from "../../core/index.js";
 import type { CardJson, OutboundContent } from "../types.js";
@@ -258,9 +259,12 @@ function isCard(card: unknown): card is CardJson {
 
 function asUsageError(error: unknown): ClawbridgeError {
   if (error instanceof ClawbridgeError) return error;
-  return new ClawbridgeError("CB_USAGE", `Feishu outbound: ${(error as Error).message}`, {
-    fix: "Fix the call to the outbound queue (see OutboundSendRequest).",
-    expose: false,
-    cause: error,
-  });
+  return new ClawbridgeError(
+    "CB_USAGE",
+    feishuMessages.text("outboundMisuse", { reason: (error as Error).message }),
+    {
+      fix: feishuMessages.text("outboundMisuseFix"),
+      cause: error,
+    },
+  );
 }

@@ -1,3 +1,4 @@
+import { feishuMessages } from "../messages.js";
 import { ClawbridgeError, type Logger } from "../../core/index.js";
 import type { DeliveryEnv } from "./deliver.js";
 import type { ResolvedOutboundOptions } from "./options.js";
@@ -15,12 +16,8 @@ export interface QueueContext {
 
 /** The error for work the queue will not do because it is closing; `cause` is the last failure, if any. */
 export function queueClosedError(cause?: unknown): ClawbridgeError {
-  return new ClawbridgeError(
-    "CB_FEISHU_QUEUE_CLOSED",
-    "The Feishu outbound queue is closed; the message was not sent",
-    {
-      fix: "Send before shutting down, or give close() a longer drainMs.",
-      cause,
-    },
-  );
+  return new ClawbridgeError("CB_FEISHU_QUEUE_CLOSED", feishuMessages.text("queueClosed"), {
+    fix: feishuMessages.text("queueClosedFix"),
+    cause,
+  });
 }

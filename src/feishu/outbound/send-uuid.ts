@@ -1,3 +1,4 @@
+import { feishuMessages } from "../messages.js";
 import { ClawbridgeError, contentHash, newId } from "../../core/index.js";
 
 /** Feishu's limit on the `uuid` of a send or reply. */
@@ -14,8 +15,8 @@ export function sendUuid(callerUuid: string | undefined, now: number): string {
   if (callerUuid.length === 0 || callerUuid.length > MAX_UUID_LENGTH) {
     throw new ClawbridgeError(
       "CB_USAGE",
-      `Feishu message uuid must be 1–${MAX_UUID_LENGTH} characters, got ${callerUuid.length}`,
-      { fix: "Pass a shorter uuid (a ULID fits), or none to have one made." },
+      feishuMessages.text("badUuid", { max: MAX_UUID_LENGTH, length: callerUuid.length }),
+      { fix: feishuMessages.text("badUuidFix") },
     );
   }
   return callerUuid;

@@ -1,3 +1,4 @@
+import { feishuMessages } from "../messages.js";
 /**
  * The two cryptographic primitives of Feishu's webhook push, kept pure so the emulator,
  * tests and the edge share one definition.
@@ -59,8 +60,8 @@ export function constantTimeEqual(actual: string, expected: string): boolean {
 }
 
 function undecryptable(cause?: unknown): ClawbridgeError {
-  return new ClawbridgeError("CB_WEBHOOK_REJECTED", "the encrypted webhook body could not be decrypted", {
-    fix: "Check that feishu.encryptKey matches the Encrypt Key on the app's Events & Callbacks page.",
+  return new ClawbridgeError("CB_WEBHOOK_REJECTED", feishuMessages.text("undecryptable"), {
+    fix: feishuMessages.text("undecryptableFix"),
     details: { reason: "undecryptable" },
     cause,
   });

@@ -7,11 +7,11 @@ const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) 
 
 describe("config messages", () => {
   it("exist in zh-CN and en with the same keys, non-empty, with the same placeholders", () => {
-    const en = configMessages.en;
-    const zh = configMessages["zh-CN"];
+    const en = configMessages.catalog.en;
+    const zh = configMessages.catalog["zh-CN"];
     expect(Object.keys(zh).sort()).toEqual(Object.keys(en).sort());
     for (const locale of LOCALES) {
-      for (const text of Object.values(configMessages[locale])) expect(text.trim()).not.toBe("");
+      for (const text of Object.values(configMessages.catalog[locale])) expect(text.trim()).not.toBe("");
     }
     for (const key of Object.keys(en) as (keyof typeof en)[]) {
       expect([key, placeholders(zh[key])]).toEqual([key, placeholders(en[key])]);
@@ -19,9 +19,11 @@ describe("config messages", () => {
   });
 
   it("zh-CN is actually Chinese", () => {
-    const chinese = Object.values(configMessages["zh-CN"]).filter((text) => /[\u4e00-\u9fff]/.test(text));
+    const chinese = Object.values(configMessages.catalog["zh-CN"]).filter((text) =>
+      /[\u4e00-\u9fff]/.test(text),
+    );
     // Only words spliced into other texts (" true 或 false" …) may be without Han characters.
-    expect(chinese.length).toBeGreaterThan(Object.keys(configMessages.en).length * 0.9);
+    expect(chinese.length).toBeGreaterThan(Object.keys(configMessages.catalog.en).length * 0.9);
   });
 
   it("every kind of issue is said in Chinese, keys and values unchanged", () => {

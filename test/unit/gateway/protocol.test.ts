@@ -1,8 +1,8 @@
 import { createPrivateKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { backoffDelay } from "../../../src/core/index.js";
 import {
   approveCommand,
-  backoffDelay,
   connectParamsSchema,
   deviceAuthPayload,
   frameSchema,
@@ -137,6 +137,7 @@ describe("session keys", () => {
   });
 });
 
+// Core's backoff, as the gateway link uses it for reconnects.
 describe("backoff", () => {
   it("starts small, grows, stays within the cap, with bounded jitter", () => {
     const options = { baseMs: 200, maxMs: 30_000, factor: 2, jitter: 0.3 };

@@ -13,6 +13,7 @@ import type { NodeStatusSnapshot } from "../../../src/mailbox/index.js";
 import {
   NodePool,
   computeNodeHealth,
+  renderProblem,
   selectNode,
   type NodeChange,
   type NodeHealth,
@@ -528,7 +529,12 @@ describe("computeNodeHealth", () => {
       },
     };
     const first = computeNodeHealth(input);
-    expect(computeNodeHealth(input)).toEqual(first);
+    // As data: texts carry a render function, new each time, that says the same.
+    const plain = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
+    expect(plain(computeNodeHealth(input))).toEqual(plain(first));
+    expect(first.lastError && renderProblem(first.lastError, "zh-CN").message).toBe(
+      "status/nas-agent.json 最近一次更新在 10 分钟前（应在 3 分钟内）",
+    );
     expect(first).toMatchObject({ status: "mailbox-stale", offlineForMs: 600_000, lastSeen: 400_000 });
   });
 });
