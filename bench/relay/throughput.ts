@@ -18,7 +18,7 @@ const SENDER = "nas-agent";
 const RUN_TIMEOUT_MS = 20_000;
 const WARMUP_TIMEOUT_MS = 10_000;
 const POLL_MS = 25;
-const GOAL_PER_S = 1_000;
+const GOAL_PER_S = 2_000;
 
 const nodeName = (k: number) => `node-${k}`;
 

@@ -31,6 +31,7 @@ export type {
   GatewayHealth,
   LinkState,
   ObservedEvent,
+  ObserveFilter,
   PairingInfo,
   RunAgentRequest,
   RunEvent,

@@ -1,7 +1,7 @@
 import { RecentIds, contentHash, systemClock, type Clock, type Logger } from "../core/index.js";
 import { messageText } from "./frames.js";
 import { parseSessionKey } from "./session-key.js";
-import type { ObservedEvent } from "./types.js";
+import type { ObservedEvent, ObserveFilter } from "./types.js";
 
 type Request = (method: string, params: unknown) => Promise<unknown>;
 
@@ -11,7 +11,7 @@ type Request = (method: string, params: unknown) => Promise<unknown>;
  * final message once, whether it was seen live or reconciled.
  */
 export class SessionObserver {
-  private readonly observers = new Set<(event: ObservedEvent) => void>();
+  private readonly observers = new Map<(event: ObservedEvent) => void, ObserveFilter | undefined>();
   /** Sessions seen, with the time of their last final message. */
   private readonly sessionsSeen = new Map<string, number>();
   private readonly finalsSeen = new RecentIds(5_000);
@@ -22,8 +22,8 @@ export class SessionObserver {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  observe(listener: (event: ObservedEvent) => void): () => void {
-    this.observers.add(listener);
+  observe(listener: (event: ObservedEvent) => void, filter?: ObserveFilter): () => void {
+    this.observers.set(listener, filter);
     return () => this.observers.delete(listener);
   }
 
@@ -39,14 +39,15 @@ export class SessionObserver {
   }
 
   emit(event: Omit<ObservedEvent, "node" | "session" | "at">): void {
-    if (this.observers.size === 0) return;
-    const observed: ObservedEvent = {
-      ...event,
-      node: this.node,
-      session: parseSessionKey(event.sessionKey),
-      at: this.clock.now(),
-    };
-    for (const listener of this.observers) {
+    let observed: ObservedEvent | undefined;
+    for (const [listener, filter] of this.observers) {
+      if (filter && !wants(filter, event)) continue;
+      observed ??= {
+        ...event,
+        node: this.node,
+        session: parseSessionKey(event.sessionKey),
+        at: this.clock.now(),
+      };
       try {
         listener(observed);
       } catch (error) {
@@ -110,4 +111,10 @@ function messageTimestamp(message: unknown): number {
 /** A run's final message is one fact however it is seen; without a run id, time and text identify it. */
 function finalKey(sessionKey: string, runId: string | undefined, text: string, timestamp: number): string {
   return runId ? `${sessionKey}|run:${runId}` : `${sessionKey}|${timestamp}|${contentHash([text], 16)}`;
+}
+
+function wants(filter: ObserveFilter, event: Pick<ObservedEvent, "kind" | "state">): boolean {
+  return (
+    (!filter.kind || filter.kind === event.kind) && (!filter.states || filter.states.includes(event.state))
+  );
 }

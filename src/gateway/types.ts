@@ -87,6 +87,16 @@ export interface ObservedEvent {
 
 export type StateListener = (health: GatewayHealth) => void;
 
+/**
+ * Which events an observer wants. Events are many (deltas, lifecycle, usage …) and most
+ * observers need few of them: the others are never turned into an `ObservedEvent`.
+ */
+export interface ObserveFilter {
+  kind?: ObservedEvent["kind"];
+  /** Chat states (`final` …) or agent streams wanted; all when absent. */
+  states?: readonly string[];
+}
+
 /** One OpenClaw gateway, behind the small interface the rest of clawbridge uses. */
 export interface GatewayClient {
   readonly node: string;
@@ -98,6 +108,6 @@ export interface GatewayClient {
   request<T = unknown>(method: string, params?: unknown, timeoutMs?: number): Promise<T>;
   runAgent(request: RunAgentRequest): RunHandle;
   /** Every chat/agent event of every session; returns an unsubscribe function. */
-  observe(listener: (event: ObservedEvent) => void): () => void;
+  observe(listener: (event: ObservedEvent) => void, filter?: ObserveFilter): () => void;
   onState(listener: StateListener): () => void;
 }

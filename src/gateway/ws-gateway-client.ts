@@ -21,6 +21,7 @@ import type {
   GatewayHealth,
   LinkState,
   ObservedEvent,
+  ObserveFilter,
   RunAgentRequest,
   RunHandle,
   StateListener,
@@ -138,8 +139,8 @@ export class WsGatewayClient implements GatewayClient {
     return () => this.stateListeners.delete(listener);
   }
 
-  observe(listener: (event: ObservedEvent) => void): () => void {
-    return this.observer.observe(listener);
+  observe(listener: (event: ObservedEvent) => void, filter?: ObserveFilter): () => void {
+    return this.observer.observe(listener, filter);
   }
 
   runAgent(request: RunAgentRequest): RunHandle {

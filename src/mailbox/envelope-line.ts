@@ -1,4 +1,4 @@
-import { contentHash, envelopeSchema, type Envelope } from "../core/index.js";
+import { contentHash, parseEnvelope, type Envelope } from "../core/index.js";
 
 export type ParsedLine =
   { kind: "envelope"; envelope: Envelope } | { kind: "blank" } | { kind: "invalid"; reason: string };
@@ -12,12 +12,13 @@ const PRETTY_PRINT_FRAGMENT = /^(?:[{}[\],]+|"[^"]*"\s*:.*)$/;
  * inbox file, so re-reading a rotated or edited file yields the same ids.
  */
 export function parseEnvelopeLine(text: string, inboxFile: string): ParsedLine {
-  const trimmed = text.trim();
-  if (trimmed === "") return { kind: "blank" };
   let value: unknown;
   try {
-    value = JSON.parse(trimmed);
+    // JSON.parse skips surrounding white space itself: no trimmed copy of every line.
+    value = JSON.parse(text);
   } catch (error) {
+    const trimmed = text.trim();
+    if (trimmed === "") return { kind: "blank" };
     if (PRETTY_PRINT_FRAGMENT.test(trimmed)) {
       return {
         kind: "invalid",
@@ -30,7 +31,8 @@ export function parseEnvelopeLine(text: string, inboxFile: string): ParsedLine {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { kind: "invalid", reason: "not a JSON object: write one envelope object per line" };
   }
-  const result = envelopeSchema.safeParse(value);
+  // The value was parsed from this line just now: nobody else holds it.
+  const result = parseEnvelope(value, { own: true });
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const key = issue.path.join(".");

@@ -108,7 +108,12 @@ export class FileTailLedger implements TailLedger {
   private async write(inbox: string, lines: string[]): Promise<void> {
     const log = this.deliveredLog(inbox);
     await (log.loaded ??= log.journal.load());
-    await log.journal.append(lines.map((line) => ({ line, apply: () => this.remember(inbox, [line]) })));
+    // One entry for the whole chunk: a cold read hands over thousands of lines at a time.
+    await log.journal.append({
+      line: lines.join("\n"),
+      records: lines.length,
+      apply: () => this.remember(inbox, lines),
+    });
   }
 
   private deliveredLog(inbox: string): DeliveredLog {

@@ -70,7 +70,7 @@ export class InboxReader {
   ) {
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024;
     this.buffer = Buffer.allocUnsafe(this.chunkBytes);
-    this.recent = new RecentIds(options.recentIds ?? 10_000);
+    this.recent = new RecentIds(options.recentIds ?? 10_000, { indexLazily: true });
   }
 
   /** Restores where a previous run stopped. */

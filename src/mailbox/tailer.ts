@@ -40,6 +40,8 @@ export interface TailerOptions {
 // chokidar (4 and 5) lets one `change` per 50 ms through per file and drops the trailing
 // one, so each event is followed by re-reads that cover the throttle window.
 const FOLLOW_UP_MS = [15, 35, 60];
+/** How often the messages folder is looked at for new inbox files (its mtime: one stat). */
+const NEW_FILE_POLL_MS = 250;
 // After a failed read (a handler that threw, an I/O error) the inbox waits, doubling up to 30 s,
 // and events in between do not retry it early: a persistent failure must not spin.
 const RETRY_FIRST_MS = 1_000;
@@ -59,7 +61,9 @@ export class Tailer {
   private readonly backoff = new Map<string, { delayMs: number; until: number }>();
   private readonly timers = new Set<TimerHandle>();
   private readonly clock: Clock;
-  private watcher: FSWatcher | undefined;
+  private watchers: FSWatcher[] = [];
+  /** The native watcher of the inbox files: a file followed from now on is added to it. */
+  private fileWatcher: FSWatcher | undefined;
   private pollTimer: TimerHandle | undefined;
   private checkpointTimer: TimerHandle | undefined;
   private readonly dirty = new Set<string>();
@@ -103,13 +107,35 @@ export class Tailer {
     poll();
   }
 
+  /**
+   * Two watchers. The inbox files themselves are watched natively: a change event only
+   * makes that file be read. New inbox files are found by a watcher that polls the folder
+   * (its mtime, every `NEW_FILE_POLL_MS`): a native watch of the folder fires for every
+   * write to every file in it, and chokidar answers each with a fresh listing of the folder
+   * and a stat of each entry — lock files included — which cost more than the reading.
+   */
   private async startWatcher(): Promise<void> {
-    const watcher = watch(this.options.layout.messagesDir, {
+    const dir = this.options.layout.messagesDir;
+    const known = [...this.readers.keys()].map((name) => path.join(dir, name));
+    const files = watch(known, {
+      ignoreInitial: true,
+      persistent: true,
+      ignorePermissionErrors: true,
+      atomic: false,
+    });
+    const folder = watch(dir, {
       depth: 0,
       ignoreInitial: true,
       persistent: true,
       ignorePermissionErrors: true,
       atomic: false,
+      usePolling: true,
+      interval: NEW_FILE_POLL_MS,
+      // Only inbox files not followed yet: the known ones have a native watch of their own.
+      ignored: (file: string) => {
+        const name = path.basename(file);
+        return file !== dir && (!nodeOfInboxFile(name) || this.readers.has(name));
+      },
     });
     const onFile = (file: string) => {
       const name = path.basename(file);
@@ -117,10 +143,16 @@ export class Tailer {
       this.poke(name);
       for (const delay of FOLLOW_UP_MS) this.later(delay, () => this.poke(name));
     };
-    watcher.on("add", onFile).on("change", onFile);
-    watcher.on("error", (error) => this.log.warn({ err: error }, "file watcher error; the poll goes on"));
-    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
-    this.watcher = watcher;
+    files.on("change", onFile).on("add", onFile);
+    folder.on("add", onFile);
+    for (const watcher of [files, folder]) {
+      watcher.on("error", (error) => this.log.warn({ err: error }, "file watcher error; the poll goes on"));
+    }
+    // A watcher given no paths yet never says "ready": wait only for those that have some.
+    const starting = known.length > 0 ? [files, folder] : [folder];
+    await Promise.all(starting.map((w) => new Promise<void>((resolve) => w.once("ready", () => resolve()))));
+    this.watchers = [files, folder];
+    this.fileWatcher = files;
   }
 
   private later(ms: number, fn: () => void): void {
@@ -167,6 +199,7 @@ export class Tailer {
       },
     );
     this.readers.set(name, reader);
+    this.fileWatcher?.add(path.join(this.options.layout.messagesDir, name));
     const remembered = this.memory.get(name);
     if (remembered) {
       reader.restore(remembered.checkpoint, remembered.deliveredIds, remembered.deliveredEnd);
@@ -311,7 +344,7 @@ export class Tailer {
     this.clock.clearTimeout(this.checkpointTimer);
     for (const timer of this.timers) this.clock.clearTimeout(timer);
     this.timers.clear();
-    await this.watcher?.close();
+    await Promise.all(this.watchers.map((watcher) => watcher.close()));
     await Promise.allSettled([...this.running.values()]);
     await this.saveCheckpoints();
     await this.options.ledger.close();

@@ -150,7 +150,10 @@ export class Relay {
         () => gateway.health().state === "connected",
       );
       this.unsubscribe.push(gateway.onState(() => loop.wake()));
-      this.unsubscribe.push(gateway.observe((event) => void this.handleObserved(event)));
+      // Only final chat messages can address another node (see planFromObserved).
+      this.unsubscribe.push(
+        gateway.observe((event) => void this.handleObserved(event), { kind: "chat", states: ["final"] }),
+      );
     }
     // One append at a time per inbox (its lane), inboxes in parallel: one shared chain made every
     // mirror and answer of the whole relay wait for the slowest file.
