@@ -2,8 +2,9 @@
 // event loop): `webhook-server-process ours|bare`. Reads BENCH_ENCRYPT_KEY and
 // BENCH_VERIFICATION_TOKEN from the environment; prints `url <base>` once listening and
 // `handled <n>` on SIGUSR2; stops on SIGTERM.
-//   ours — clawbridge's webhook edge (body cap, verification, decryption, ack) and intake
-//          (SDK dispatcher, normalisation, persisted dedup) with a counting handler;
+//   ours — clawbridge's webhook edge (body cap, verification, decryption, the intake journal
+//          written before the ack, ack) and intake (SDK dispatcher, normalisation, persisted
+//          dedup) with a counting handler, as `FeishuAdapter` wires them in webhook mode;
 //   bare — a minimal koa handler doing the same verification and decryption, nothing else.
 import { createDecipheriv, createHash, timingSafeEqual } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -13,6 +14,7 @@ import Koa from "koa";
 import getRawBody from "raw-body";
 import { silentLogger } from "../../src/core/index.js";
 import { FeishuIntake } from "../../src/feishu/intake.js";
+import { IntakeJournal } from "../../src/feishu/intake-journal.js";
 import { webhookRoutes } from "../../src/feishu/webhook/index.js";
 
 const mode = process.argv[2] === "bare" ? "bare" : "ours";
@@ -22,8 +24,12 @@ let handled = 0;
 
 const app = new Koa();
 if (mode === "ours") {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), "clawbridge-bench-webhook-"));
+  const journal = new IntakeJournal(stateDir);
+  await journal.load();
   const intake = new FeishuIntake({
-    stateDir: mkdtempSync(path.join(os.tmpdir(), "clawbridge-bench-webhook-")),
+    stateDir,
+    ackBudget: false,
     logger: silentLogger(),
     chats: [],
     bridgeOpenId: () => "ou_bench_bridge",
@@ -38,7 +44,11 @@ if (mode === "ours") {
     encryptKey,
     verificationToken,
     logger: silentLogger(),
-    onEvent: (payload) => intake.dispatch(payload),
+    persist: (payload, meta) => journal.received(payload, meta.eventId),
+    onEvent: async (payload, meta) => {
+      await intake.dispatch(payload);
+      journal.handled(IntakeJournal.keyOf(payload, meta.eventId));
+    },
     onCardAction: (payload) => intake.dispatchCardAction(payload),
   });
   app.use(routes.middleware());

@@ -16,6 +16,7 @@ export class PersistentIdLog {
     readonly file: string,
     readonly capacity = 10_000,
     logger?: Logger,
+    commitAt: "microtask" | "turn" = "microtask",
   ) {
     this.recent = new RecentIds(capacity);
     this.journal = new Journal({
@@ -23,6 +24,7 @@ export class PersistentIdLog {
       kind: "ids",
       version: 1,
       logger,
+      commitAt,
       snapshot: () => [...this.recent.values()],
       shouldCompact: (stats) => stats.lines > this.capacity * 10,
     });

@@ -1,7 +1,9 @@
+// Longer than our usual file: group commit, torn-line repair, migration and the check that
+// the open file is still the one at the path are one write path and share its state.
 import fsSync, { promises as fs } from "node:fs";
 import path from "node:path";
 import { writeFileAtomic } from "./atomic-write.js";
-import { errnoCode, isClawbridgeError } from "./errors.js";
+import { errnoCode, internalError, isClawbridgeError } from "./errors.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { stateIoError } from "./state-lock.js";
 
@@ -37,6 +39,13 @@ export interface JournalOptions {
    */
   migrate?: (lines: string[], fromVersion: number) => string[];
   logger?: Logger;
+  /**
+   * When a commit goes out: `"microtask"` (default) right after the code that added to it,
+   * which keeps a chain of dependent writes (put, deliver, done) quick; `"turn"` at the end
+   * of this turn of the event loop, which gathers what many independent callbacks add — a
+   * burst of webhook requests — into one write instead of one each.
+   */
+  commitAt?: "microtask" | "turn";
 }
 
 export interface JournalStats {
@@ -156,11 +165,12 @@ export class Journal {
 
   /** Adds an entry to the next write; the promise settles when that write does. */
   append(entry: JournalEntry | readonly JournalEntry[]): Promise<void> {
-    if (this.closed) return Promise.reject(stateIoError(this.file, new Error("the journal is closed")));
+    if (this.closed) return Promise.reject(internalError(`the journal ${this.file} is closed`));
     if (Array.isArray(entry)) this.queue.push(...(entry as JournalEntry[]));
     else this.queue.push(entry as JournalEntry);
     if (!this.scheduled) {
-      const write = this.chain.then(() => {
+      const ready = this.options.commitAt === "turn" ? this.chain.then(endOfTurn) : this.chain;
+      const write = ready.then(() => {
         this.scheduled = undefined;
         return this.commit(this.queue.splice(0));
       });
@@ -275,8 +285,11 @@ export class Journal {
 
   /** After a failed append: back to the last good size, or a newline before the next one. */
   private async cutBack(): Promise<void> {
+    if (this.fd === undefined) {
+      this.newlineFirst = true;
+      return;
+    }
     try {
-      if (this.fd === undefined) throw new Error("not open");
       fsSync.ftruncateSync(this.fd, this.stats.bytes);
     } catch {
       this.newlineFirst = true;
@@ -311,6 +324,8 @@ function writeAll(fd: number, text: string): void {
     offset += fsSync.writeSync(fd, buffer, offset, buffer.length - offset);
   }
 }
+
+const endOfTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function parseHeader(line: string): { kind: string; version: number } | undefined {
   if (!line.startsWith('{"journal":')) return undefined;

@@ -36,6 +36,8 @@ export class EventDedup {
       path.join(stateDir, "feishu", "events.log"),
       options.capacity ?? 20_000,
       options.logger,
+      // Events are handled one per callback; their ids go out together at the end of a turn.
+      "turn",
     );
   }
 

@@ -218,7 +218,7 @@ export class FeishuAdapter {
         if (this.stopping) return;
         this.log.error({ err: error, key, attempts: attempt }, "webhook event failed for good; given up");
       }
-      await this.journal?.handled(key);
+      this.journal?.handled(key);
     })();
     this.replaying.add(run);
     await run.finally(() => this.replaying.delete(run));

@@ -1,3 +1,5 @@
+// Longer than our usual file: reading lines across chunks, over-long lines, rotation and
+// encodings share one offset and one buffer; split apart, each would need the others' state.
 import { createHash } from "node:crypto";
 import { promises as fs, type Stats } from "node:fs";
 import type { Envelope } from "../core/index.js";

@@ -1,3 +1,5 @@
+// Longer than our usual file: acquire, heartbeat, takeover and loss are one state machine
+// over one file, and its refusals carry their texts.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import {

@@ -26,14 +26,15 @@ export async function probeSharedFolder(
 ): Promise<SharedFolderCheck[]> {
   const layout = mailboxLayout(root);
   const checks: SharedFolderCheck[] = [];
-  try {
-    const stat = await fs.stat(layout.root);
-    if (!stat.isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
-    checks.push({ id: "exists", ok: true, detail: layout.root });
-  } catch (error) {
-    checks.push({ id: "exists", ok: false, detail: `${layout.root}: ${errnoCode(error) ?? String(error)}` });
+  const found = await fs.stat(layout.root).then(
+    (stat) => (stat.isDirectory() ? undefined : "ENOTDIR"),
+    (error: unknown) => errnoCode(error) ?? String(error),
+  );
+  if (found !== undefined) {
+    checks.push({ id: "exists", ok: false, detail: `${layout.root}: ${found}` });
     return checks;
   }
+  checks.push({ id: "exists", ok: true, detail: layout.root });
   const tag = `${process.pid}-${randomBytes(3).toString("hex")}`;
   const probeFile = path.join(layout.root, `.clawbridge-doctor-${tag}.tmp`);
   try {

@@ -1,3 +1,5 @@
+// Longer than our usual file: watching, polling, retry back-off and checkpoints all decide
+// when one inbox is read again, and must agree on the same per-inbox state.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { watch, type FSWatcher } from "chokidar";
@@ -41,7 +43,7 @@ export interface TailerOptions {
 // one, so each event is followed by re-reads that cover the throttle window.
 const FOLLOW_UP_MS = [15, 35, 60];
 /** How often the messages folder is looked at for new inbox files (its mtime: one stat). */
-const NEW_FILE_POLL_MS = 250;
+const NEW_FILE_POLL_MS = 50;
 // After a failed read (a handler that threw, an I/O error) the inbox waits, doubling up to 30 s,
 // and events in between do not retry it early: a persistent failure must not spin.
 const RETRY_FIRST_MS = 1_000;

@@ -1,3 +1,5 @@
+// Longer than our usual file: the pool's three sources (gateway states, status files, task
+// leases) feed one set of entries whose health must be recomputed together.
 import {
   ClawbridgeError,
   isClawbridgeError,

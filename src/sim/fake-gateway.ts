@@ -1,3 +1,5 @@
+// Longer than our usual file: the fake gateway's public surface for tests (runs, pairing,
+// faults) sits on one server object; its parts live in the other fake-*.ts files.
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { WebSocketServer } from "ws";

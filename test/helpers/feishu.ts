@@ -1,4 +1,6 @@
+import type { AddressInfo } from "node:net";
 import * as lark from "@larksuiteoapi/node-sdk";
+import Koa from "koa";
 import { afterEach } from "vitest";
 import { createLogger, SecretRegistry, type Logger } from "../../src/core/index.js";
 import type { FeishuConfig } from "../../src/config/index.js";
@@ -85,4 +87,27 @@ export async function feishuAdapter(
   });
   open.push({ close: () => adapter.stop({ drainMs: 1_000 }) });
   return { adapter, received, sink };
+}
+
+/**
+ * The adapter's webhook routes on a real koa listener (loopback, port 0), with the emulator
+ * pushing there, signed and encrypted with `encryptKey`. Returns the base URL and a closer.
+ */
+export async function serveWebhook(
+  emu: FeishuEmulator,
+  adapter: FeishuAdapter,
+  encryptKey: string,
+): Promise<{ base: string; close: () => Promise<unknown> }> {
+  const app = new Koa();
+  app.use(adapter.webhook());
+  const server = app.listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  emu.useWebhook({
+    eventsUrl: `${base}/feishu/events`,
+    cardsUrl: `${base}/feishu/cards`,
+    encryptKey,
+    verificationToken: emu.bridge.verificationToken,
+  });
+  return { base, close: () => new Promise((resolve) => server.close(resolve)) };
 }

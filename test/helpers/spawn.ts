@@ -14,11 +14,19 @@ export function spawnTs(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): ChildProcess {
-  const child = spawn(process.execPath, ["--import", tsxLoader, path.resolve(projectRoot, script), ...args], {
-    cwd: options.cwd ?? projectRoot,
-    env: { ...process.env, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // CLAWBRIDGE_PROF=<dir>: profile the child (benchmarks' server processes) into that folder.
+  const profile = process.env.CLAWBRIDGE_PROF
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.CLAWBRIDGE_PROF}`]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, "--import", tsxLoader, path.resolve(projectRoot, script), ...args],
+    {
+      cwd: options.cwd ?? projectRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   children.add(child);
   child.once("exit", () => children.delete(child));
   return child;

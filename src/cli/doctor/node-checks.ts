@@ -21,11 +21,8 @@ async function checkNode(
 ): Promise<DoctorCheck[]> {
   const label = (what: string) => `${ctx.t("doctorNode", { node: node.name })}: ${what}`;
   const id = (what: string) => `nodes.${node.name}.${what}`;
-  let url: URL;
-  try {
-    url = new URL(node.url!);
-    if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new Error(url.protocol);
-  } catch {
+  const url = gatewayUrl(node.url!);
+  if (!url) {
     return [
       {
         section: "nodes",
@@ -177,4 +174,11 @@ export async function checkNodes(ctx: CliContext, loaded: LoadedConfig): Promise
     ),
   );
   return results.flat();
+}
+
+/** A node's url when it is a WebSocket URL (ws:// or wss://). */
+function gatewayUrl(text: string): URL | undefined {
+  if (!URL.canParse(text)) return undefined;
+  const url = new URL(text);
+  return url.protocol === "ws:" || url.protocol === "wss:" ? url : undefined;
 }

@@ -1,4 +1,5 @@
-import type { Clock, Logger } from "../../core/index.js";
+import { isClawbridgeError, type Clock, type Logger } from "../../core/index.js";
+import { feishuCodeOf } from "../feishu-errors.js";
 import type { AppGate } from "./app-gate.js";
 import type { KeyPacer } from "./key-pacer.js";
 import type { WindowEntry } from "./rate-window.js";
@@ -104,8 +105,8 @@ export async function deliver<T>(delivery: Delivery<T>, env: DeliveryEnv): Promi
     env.log.warn(
       {
         ...delivery.bindings,
-        code: (error as { code?: unknown }).code,
-        feishuCode: (error as { details?: Record<string, unknown> }).details?.feishuCode,
+        code: isClawbridgeError(error) ? error.code : undefined,
+        feishuCode: isClawbridgeError(error) ? feishuCodeOf(error) : undefined,
         attempt: attempts,
         retryInMs: decision.delayMs,
         appWide: decision.appWide || undefined,

@@ -1,4 +1,4 @@
-import { ClawbridgeError } from "../../core/index.js";
+import { isClawbridgeError, ClawbridgeError } from "../../core/index.js";
 import { backoffDelay, type BackoffOptions } from "../../core/index.js";
 import type { OutboundRetryOptions } from "./options.js";
 
@@ -38,8 +38,8 @@ export function decideRetry(
 ): RetryDecision {
   if (!(error instanceof ClawbridgeError)) return { kind: "fatal" };
   const backoff: BackoffOptions = { baseMs: retry.baseMs, maxMs: retry.maxMs, factor: 2, jitter: 0.3 };
-  if (error.code === "CB_FEISHU_RATE_LIMITED") {
-    const appWide = error.details.scope === "app" || Number(error.details.feishuCode) === APP_RATE_LIMIT_CODE;
+  if (isClawbridgeError(error, "CB_FEISHU_RATE_LIMITED")) {
+    const appWide = error.details.scope === "app" || error.details.feishuCode === APP_RATE_LIMIT_CODE;
     const delayMs =
       error.retryAfterMs !== undefined && error.retryAfterMs > 0
         ? error.retryAfterMs

@@ -137,9 +137,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** One strict decoder for every request (making one per request costs more than the decoding). */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 function parseJsonObject(bytes: Buffer | string): Record<string, unknown> | undefined {
   try {
-    const text = typeof bytes === "string" ? bytes : new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    const text = typeof bytes === "string" ? bytes : utf8.decode(bytes);
     const value: unknown = JSON.parse(text);
     return isRecord(value) ? value : undefined;
   } catch {

@@ -1,9 +1,7 @@
-import type { AddressInfo } from "node:net";
-import Koa from "koa";
 import { describe, expect, it } from "vitest";
 import type { CardActionEvent, InboundChatMessage } from "../../../src/feishu/index.js";
 import { signWebhook, webhookRequest, type FeishuEmulator } from "../../../src/sim/feishu/index.js";
-import { feishuAdapter, feishuEmulator } from "../../helpers/feishu.js";
+import { feishuAdapter, feishuEmulator, serveWebhook } from "../../helpers/feishu.js";
 import { waitFor } from "../../helpers/wait.js";
 
 // Made-up secrets for a loopback test.
@@ -23,25 +21,8 @@ async function webhookBridge(emu: FeishuEmulator) {
       return { toast: { type: "info", content: "收到" } };
     },
   });
-  const app = new Koa();
-  app.use(adapter.webhook());
-  const server = app.listen(0, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  emu.useWebhook({
-    eventsUrl: `${base}/feishu/events`,
-    cardsUrl: `${base}/feishu/cards`,
-    encryptKey: ENCRYPT_KEY,
-    verificationToken: emu.bridge.verificationToken,
-  });
-  return {
-    adapter,
-    received,
-    actions,
-    sink,
-    base,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
+  const { base, close } = await serveWebhook(emu, adapter, ENCRYPT_KEY);
+  return { adapter, received, actions, sink, base, close };
 }
 
 describe("Feishu intake over the webhook", () => {

@@ -84,6 +84,8 @@ describe("webhook intake killed right after acknowledging a burst", () => {
     });
     // Feishu's own retry of an event the bridge had (a lost 200) is still recognised.
     await emu.redeliver(said[0]!.eventId).delivered;
+    const answers = () => emu.messages(emu.defaultChat).filter((m) => m.text?.startsWith("[ai-pc]"));
+    await waitFor(() => answers().length >= BURST, { what: "every answer in the group", timeoutMs: 30_000 });
     await runner.stop();
     // Nothing is left waiting in the intake journal.
     const journal = new IntakeJournal(stateDir);
@@ -99,8 +101,7 @@ describe("webhook intake killed right after acknowledging a burst", () => {
     expect(byMarker.size).toBe(BURST);
     expect([...byMarker.values()].every((n) => n === 1)).toBe(true);
     // Each message's answer is in the group once.
-    const answers = emu.messages(emu.defaultChat).filter((m) => m.text?.startsWith("[ai-pc]"));
-    expect(answers).toHaveLength(BURST);
+    expect(answers()).toHaveLength(BURST);
 
     const log = existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
     const replayed = /"events":(\d+),"msg":"handling webhook events received before the last stop"/.exec(log);
