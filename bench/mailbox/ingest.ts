@@ -2,7 +2,7 @@ import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { finished, spawnTs } from "../../test/helpers/spawn.js";
 import { benchFolder, seedLine } from "../lib/fixture.js";
-import { atLeast, atMost, type BenchResult } from "../lib/report.js";
+import { atLeast, atMost, round, type BenchResult } from "../lib/report.js";
 
 const LINES = 500_000;
 
@@ -57,7 +57,9 @@ export async function ingestBenchmarks(): Promise<BenchResult[]> {
     };
     return [
       atLeast("mailbox.ingest_vs_baseline", measured.perSecond / measured.baseline, "ratio", 0.6, context),
-      atLeast("mailbox.ingest_lines_per_s", measured.perSecond, "lines/s", 300_000, context),
+      // Reported without a goal of its own: what it can reach depends on the machine, which the
+      // baseline measured beside it shows; the goal is the ratio above.
+      { name: "mailbox.ingest_lines_per_s", value: round(measured.perSecond), unit: "lines/s", ...context },
       atMost("mailbox.ingest_rss_delta_mb", measured.rssDeltaMb, "MB", 64, {
         measured: "peak RSS growth of a fresh process over its first full read",
       }),
