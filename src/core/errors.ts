@@ -236,11 +236,6 @@ export function isClawbridgeError<C extends ErrorCode = ErrorCode>(
   return error instanceof ClawbridgeError && (code === undefined || error.code === code);
 }
 
-/** Whether a failure came from `origin` (a non-ClawbridgeError counts as `internal`). */
-export function errorOrigin(error: unknown): ErrorOrigin {
-  return error instanceof ClawbridgeError ? error.origin : "internal";
-}
-
 /**
  * Whether trying the same thing again may succeed. Our errors say so; anything else
  * (a thrown `TypeError`, a rejected promise of a library) is taken as transient, so a bug

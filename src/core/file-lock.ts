@@ -38,8 +38,8 @@ export interface AcquireLockOptions {
 export interface HeldLockFile {
   readonly file: string;
   readonly record: LockRecord;
-  /** Removes the file if it still holds our record; safe to call twice. */
-  release(): Promise<void>;
+  /** Removes the file if it still holds our record; false when it did not (no longer ours). Safe to call twice. */
+  release(): Promise<boolean>;
 }
 
 export type AcquireResult = { ok: true; lock: HeldLockFile } | { ok: false; seen: SeenLock | undefined };
@@ -85,12 +85,15 @@ export async function appendUnderLockFile(
 ): Promise<{ ok: true } | { ok: false; seen: SeenLock | undefined }> {
   const clock = options.clock ?? systemClock;
   const lockFile = `${file}.lock`;
-  const body = serializeLockRecord(newLockRecord(options.identity, clock));
-  const outcome = await takeWith(lockFile, options, clock, async () => {
-    const reply = await lockIo.request({ op: "append", lockFile, body, file, text });
-    return reply.created ? { taken: true } : { taken: false, found: reply.found };
+  // This process's own appends to the file queue on a promise, not on the file system.
+  return heldLocks.serialize(lockFile, async () => {
+    const body = serializeLockRecord(newLockRecord(options.identity, clock));
+    const outcome = await takeWith(lockFile, options, clock, async () => {
+      const reply = await lockIo.request({ op: "append", lockFile, body, file, text });
+      return reply.created ? { taken: true } : { taken: false, found: reply.found };
+    });
+    return outcome.ok ? { ok: true as const } : outcome;
   });
-  return outcome.ok ? { ok: true } : outcome;
 }
 
 /** Runs `fn` while holding the lock; the lock is released whatever `fn` does. */
@@ -174,7 +177,7 @@ function heldLockFile(
     file,
     record,
     release: async () => {
-      if (released) return;
+      if (released) return true;
       released = true;
       heldLocks.release(file, options.identity);
       // Only our own record is removed: a lock taken over from us (we froze past its
@@ -182,7 +185,8 @@ function heldLockFile(
       // age limit, so a lock held briefly — nearly every one — skips that comparison.
       const staleAfter = options.rule.staleAfterMs;
       const mayBeTaken = staleAfter === undefined || clock.now() - takenAt >= staleAfter / 2;
-      await lockIo.request({ op: "remove", file, ...(mayBeTaken ? { onlyIf: body } : {}) });
+      const reply = await lockIo.request({ op: "remove", file, ...(mayBeTaken ? { onlyIf: body } : {}) });
+      return reply.removed ?? false;
     },
   };
 }
@@ -211,11 +215,17 @@ async function removeIfStill(
   }
 }
 
-/** What a lock file holds now (tests, diagnostics); undefined when there is none. */
-export async function readLockFile(file: string): Promise<SeenLock | undefined> {
+/**
+ * What a lock file holds now, read on this thread (the lease reads its own file this way);
+ * undefined when there is none. `parse` reads the record (the lease's has a heartbeat too).
+ */
+export async function readLockFile<R extends LockRecord = LockRecord>(
+  file: string,
+  parse: (text: string) => R | undefined = parseLockRecord<R>,
+): Promise<SeenLock<R> | undefined> {
   try {
     const [text, stat] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file)]);
-    return { text, record: parseLockRecord(text), mtimeMs: stat.mtimeMs };
+    return { text, record: parse(text), mtimeMs: stat.mtimeMs };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;

@@ -36,10 +36,6 @@ class HeldLocks {
     this.held.delete(keyOf(file, identity));
   }
 
-  holds(file: string, identity: LockIdentity): boolean {
-    return this.held.has(keyOf(file, identity));
-  }
-
   /** Everything held now (status, diagnostics). */
   list(): HeldLock[] {
     return [...this.held.values()];

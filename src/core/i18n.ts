@@ -59,15 +59,6 @@ export function literalText(text: string): LocalText {
   return { key: "literal", params: { text }, render: () => text };
 }
 
-/** Text whose parts are texts: `join(" — ", a, b)` renders each part in the reader's language. */
-export function joinTexts(separator: string, ...parts: LocalText[]): LocalText {
-  return {
-    key: "joined",
-    params: {},
-    render: (locale) => parts.map((part) => part.render(locale)).join(separator),
-  };
-}
-
 export function isLocalText(value: unknown): value is LocalText {
   return (
     typeof value === "object" &&

@@ -101,6 +101,7 @@ export class Journal {
   /** A failed append could not be cut back: start the next one on a fresh line. */
   private newlineFirst = false;
   private closed = false;
+  private loading: Promise<JournalContents> | undefined;
 
   constructor(private readonly options: JournalOptions) {
     this.file = options.file;
@@ -111,8 +112,14 @@ export class Journal {
   /**
    * Reads the file (a missing one is empty). A torn last line is dropped and an older format
    * migrated; either rewrites the file at once, so appends always start on a line of their own.
+   * Done once: owners that write before they ever read (a new inbox's log, the quarantine)
+   * simply call it before each write.
    */
-  async load(): Promise<JournalContents> {
+  load(): Promise<JournalContents> {
+    return (this.loading ??= this.read());
+  }
+
+  private async read(): Promise<JournalContents> {
     await fs.mkdir(path.dirname(this.file), { recursive: true }).catch((error: unknown) => {
       throw stateIoError(path.dirname(this.file), error);
     });
@@ -123,22 +130,16 @@ export class Journal {
       if (errnoCode(error) !== "ENOENT") throw stateIoError(this.file, error);
       data = Buffer.alloc(0);
     }
-    const completeBytes = data.lastIndexOf(NEWLINE) + 1;
-    const torn = completeBytes < data.length;
-    let lines = completeBytes === 0 ? [] : data.toString("utf8", 0, completeBytes - 1).split("\n");
-    let foundVersion = 0;
-    const header = lines.length > 0 ? parseHeader(lines[0]!) : undefined;
-    if (header) {
-      if (header.kind !== this.options.kind) {
-        this.log.warn(
-          { file: this.file, found: header.kind },
-          "journal header names another kind; reading it anyway",
-        );
-      }
-      foundVersion = header.version;
-      lines = lines.slice(1);
+    const split = splitJournal(data);
+    const { torn, header } = split;
+    let { lines } = split;
+    if (header && header.kind !== this.options.kind) {
+      this.log.warn(
+        { file: this.file, found: header.kind },
+        "journal header names another kind; reading it anyway",
+      );
     }
-    lines = lines.filter((line) => line !== "");
+    const foundVersion = header?.version ?? 0;
     const empty = data.length === 0;
     if (!empty && foundVersion !== this.options.version) {
       lines = this.options.migrate ? this.options.migrate(lines, foundVersion) : lines;
@@ -340,19 +341,37 @@ function parseHeader(line: string): { kind: string; version: number } | undefine
   return undefined;
 }
 
+/** A journal file's content: its records (complete lines, header left out), the header, a torn last line. */
+export interface JournalFile {
+  lines: string[];
+  header: { kind: string; version: number } | undefined;
+  /** The file ended in a line without its newline (a write cut short); it is not in `lines`. */
+  torn: boolean;
+}
+
+/** Splits a journal file's bytes: only newline-terminated lines count, the header is set apart. */
+export function splitJournal(data: Buffer): JournalFile {
+  const completeBytes = data.lastIndexOf(NEWLINE) + 1;
+  const lines = completeBytes === 0 ? [] : data.toString("utf8", 0, completeBytes - 1).split("\n");
+  const header = lines.length > 0 ? parseHeader(lines[0]!) : undefined;
+  if (header) lines.shift();
+  return { lines: lines.filter((line) => line !== ""), header, torn: completeBytes < data.length };
+}
+
 /**
- * The complete record lines of a journal file as it is on disk, its header left out and
- * the file left unchanged: for readers that are not its owner (doctor, the `state` command).
+ * A journal file as it is on disk, left unchanged (a missing file is empty): for readers
+ * that are not its owner (doctor, the `state` command, tests).
  */
-export async function readJournalLines(file: string): Promise<string[]> {
-  let text: string;
+export async function readJournalFile(file: string): Promise<JournalFile> {
   try {
-    text = await fs.readFile(file, "utf8");
+    return splitJournal(await fs.readFile(file));
   } catch (error) {
-    if (errnoCode(error) === "ENOENT") return [];
+    if (errnoCode(error) === "ENOENT") return { lines: [], header: undefined, torn: false };
     throw stateIoError(file, error);
   }
-  const lines = text.slice(0, text.lastIndexOf("\n") + 1).split("\n");
-  if (lines.length > 0 && parseHeader(lines[0]!)) lines.shift();
-  return lines.filter((line) => line !== "");
+}
+
+/** The record lines of a journal file on disk (see `readJournalFile`). */
+export async function readJournalLines(file: string): Promise<string[]> {
+  return (await readJournalFile(file)).lines;
 }

@@ -9,7 +9,6 @@
 export interface RawLock {
   text: string;
   mtimeMs: number;
-  ino: number;
 }
 
 export type LockIoRequest =

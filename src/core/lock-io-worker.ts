@@ -37,7 +37,7 @@ function createExclusive(file: string, body: string): boolean {
 function readRaw(file: string): RawLock | undefined {
   try {
     const stat = fs.statSync(file);
-    return { text: fs.readFileSync(file, "utf8"), mtimeMs: stat.mtimeMs, ino: stat.ino };
+    return { text: fs.readFileSync(file, "utf8"), mtimeMs: stat.mtimeMs };
   } catch (error) {
     if (errnoOf(error) === "ENOENT") return undefined;
     throw error;
@@ -93,9 +93,9 @@ function serve(request: LockIoRequest): LockIoReply {
       }
     }
     case "remove": {
-      if (request.onlyIf !== undefined && readRaw(request.file)?.text !== request.onlyIf) {
-        return { ok: true, removed: false };
-      }
+      // Gone already counts as released; a file holding someone else's record is left alone.
+      const current = request.onlyIf === undefined ? undefined : readRaw(request.file);
+      if (current && current.text !== request.onlyIf) return { ok: true, removed: false };
       fs.rmSync(request.file, { force: true });
       return { ok: true, removed: true };
     }

@@ -113,13 +113,12 @@ export async function lockStateDir(dir: string, options: StateLockOptions = {}):
       if (released) return;
       released = true;
       heldLocks.release(file, identity);
-      const before = await fs.readFile(file, "utf8").catch(() => undefined);
-      await lock.release();
-      if (before !== undefined && before !== `${JSON.stringify(lock.record)}\n`) {
-        log.warn({ lockFile: file }, "state lock is no longer ours; left in place");
-      } else {
-        log.debug({ lockFile: file }, "state folder unlocked");
-      }
+      const removed = await lock.release().catch((error: unknown) => {
+        log.warn({ err: error, lockFile: file }, "could not remove the state lock");
+        return true;
+      });
+      if (removed) log.debug({ lockFile: file }, "state folder unlocked");
+      else log.warn({ lockFile: file }, "state lock is no longer ours; left in place");
     },
   };
 }

@@ -1,4 +1,5 @@
 import {
+  backoffDelay,
   ClawbridgeError,
   sleep,
   systemClock,
@@ -45,6 +46,7 @@ export interface FeishuHealth {
 
 /** A journaled webhook event whose handler fails is tried this often (2 s, 8 s, 32 s, 128 s apart). */
 const JOURNALED_ATTEMPTS = 5;
+const JOURNALED_BACKOFF = { baseMs: 2_000, maxMs: 128_000, factor: 4, jitter: 0 };
 
 /** Bot info is needed before the first event can be understood; retried a few times at start. */
 const BOT_INFO_ATTEMPTS = 4;
@@ -202,7 +204,7 @@ export class FeishuAdapter {
         await this.intake!.dispatch(payload);
       } catch (error) {
         if (attempt < JOURNALED_ATTEMPTS && !this.stopping) {
-          const delayMs = 2_000 * 4 ** (attempt - 1);
+          const delayMs = backoffDelay(attempt - 1, JOURNALED_BACKOFF);
           this.log.warn(
             { err: error, key, attempt, retryInMs: delayMs },
             "webhook event failed; will try again",

@@ -1,14 +1,12 @@
 import {
   appendUnderLockFile,
   ClawbridgeError,
-  heldLocks,
   isClawbridgeError,
   systemClock,
   thisProcess,
   withLockFile,
   type Clock,
   type LockIdentity,
-  type LockRecord,
   type SeenLock,
 } from "../core/index.js";
 import { mailboxMessages } from "./messages.js";
@@ -22,9 +20,6 @@ export interface LockOptions {
   /** Defaults to this process; tests pretend to be another writer. */
   identity?: LockIdentity;
 }
-
-/** @deprecated the lock record is {@link LockRecord}; kept as a name for readers of the mailbox API. */
-export type LockHolder = LockRecord;
 
 const t = mailboxMessages;
 
@@ -49,14 +44,10 @@ export function withFileLock<T>(file: string, options: LockOptions, fn: () => Pr
  * line of its own (quarantined by readers) instead of swallowing ours.
  */
 export async function appendUnderLock(file: string, text: string, options: LockOptions): Promise<void> {
-  const lockFile = `${file}.lock`;
-  // Queued per file in this process: its own appends wait on a promise, not on the file system.
-  const result = await heldLocks
-    .serialize(lockFile, () => appendUnderLockFile(file, text, lockOptions(options)))
-    .catch((error: unknown) => {
-      throw isClawbridgeError(error) ? error : ioError(file, error);
-    });
-  if (!result.ok) throw lockedError(lockFile, result.seen, options.staleMs);
+  const result = await appendUnderLockFile(file, text, lockOptions(options)).catch((error: unknown) => {
+    throw isClawbridgeError(error) ? error : ioError(file, error);
+  });
+  if (!result.ok) throw lockedError(`${file}.lock`, result.seen, options.staleMs);
 }
 
 function lockOptions(options: LockOptions) {

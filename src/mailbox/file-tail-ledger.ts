@@ -15,8 +15,6 @@ export interface FileTailLedgerOptions {
 interface DeliveredLog {
   journal: Journal;
   recent: string[];
-  /** The journal's load: a log first written now (a new inbox) starts with its header. */
-  loaded?: Promise<unknown>;
 }
 
 /**
@@ -57,10 +55,7 @@ export class FileTailLedger implements TailLedger {
       if (!name.endsWith(".log")) continue;
       const inbox = name.slice(0, -".log".length);
       const memory = result.get(inbox) ?? { deliveredIds: [], deliveredEnd: 0 };
-      const log = this.deliveredLog(inbox);
-      const loading = log.journal.load();
-      log.loaded = loading;
-      const { lines } = await loading;
+      const { lines } = await this.deliveredLog(inbox).journal.load();
       for (const line of lines) {
         if (line === ROTATION_MARK) {
           memory.deliveredEnd = 0;
@@ -107,7 +102,8 @@ export class FileTailLedger implements TailLedger {
 
   private async write(inbox: string, lines: string[]): Promise<void> {
     const log = this.deliveredLog(inbox);
-    await (log.loaded ??= log.journal.load());
+    // A log first written now (a new inbox) starts with its header.
+    await log.journal.load();
     // One entry for the whole chunk: a cold read hands over thousands of lines at a time.
     await log.journal.append({
       line: lines.join("\n"),

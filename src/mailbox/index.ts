@@ -19,7 +19,7 @@ export {
   type MailboxLayout,
 } from "./layout.js";
 export { appendLines } from "./appender.js";
-export { withFileLock, type LockOptions, type LockHolder } from "./file-lock.js";
+export { withFileLock, type LockOptions } from "./file-lock.js";
 export { mailboxMessages, type MailboxMessageKey } from "./messages.js";
 export {
   FileQuarantine,

@@ -5,11 +5,11 @@ import path from "node:path";
 import {
   createFileExclusive,
   ClawbridgeError,
-  errnoCode,
   heldLocks,
   isProcessAlive,
   judgeLock,
   parseLockRecord,
+  readLockFile,
   silentLogger,
   systemClock,
   thisProcess,
@@ -17,6 +17,7 @@ import {
   type Clock,
   type LockIdentity,
   type LockRecord,
+  type SeenLock,
   type Logger,
   type TimerHandle,
 } from "../core/index.js";
@@ -379,20 +380,10 @@ class FileLease implements Lease {
   }
 }
 
-interface SeenLease {
-  text: string;
-  record: LeaseRecord | undefined;
-  mtimeMs: number;
-}
+type SeenLease = SeenLock<LeaseRecord>;
 
-async function readLease(file: string): Promise<SeenLease | undefined> {
-  try {
-    const [text, stat] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file)]);
-    return { text, record: parseRecord(text), mtimeMs: stat.mtimeMs };
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return undefined;
-    throw error;
-  }
+function readLease(file: string): Promise<SeenLease | undefined> {
+  return readLockFile(file, parseRecord);
 }
 
 function parseRecord(text: string): LeaseRecord | undefined {

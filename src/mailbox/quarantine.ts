@@ -31,7 +31,6 @@ export const QUARANTINE_FILE = "quarantine.jsonl";
 export class FileQuarantine implements QuarantineSink {
   readonly file: string;
   private readonly journal: Journal;
-  private loaded: Promise<unknown> | undefined;
 
   constructor(
     stateDir: string,
@@ -50,7 +49,7 @@ export class FileQuarantine implements QuarantineSink {
   }
 
   async put(record: QuarantineRecord): Promise<void> {
-    await (this.loaded ??= this.journal.load());
+    await this.journal.load();
     await this.journal.append({ line: JSON.stringify(record) });
   }
 

@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import type { Clock, Locale, Logger, TimerHandle } from "../core/index.js";
 import type { PostAction, RelayAction } from "./actions.js";
 import { deadLetterReason, DeadLetters, pendingRetryRequests, type DeadLetter } from "./dead-letters.js";
-import type { Outbox, OutboxItem } from "./outbox.js";
+import { storedItem, type Outbox, type OutboxItem } from "./outbox.js";
 import { postUuid, type RelayContext } from "./relay-context.js";
 
 export interface DeadLetterDeskOptions {
@@ -67,11 +67,11 @@ export class DeadLetterDesk {
     failures: number,
   ): Promise<void> {
     const outbox = this.options.outboxes.get(target)!;
-    const { id, payload, source, enqueuedAt, attempts } = item;
+    const { id } = item;
     const letter = await this.letters.add({
       id,
       target,
-      item: { id, payload, ...(source ? { source } : {}), enqueuedAt, attempts },
+      item: storedItem(item),
       seq: outbox.seqOf(id) ?? outbox.seq,
       failures,
       reason: deadLetterReason(error),

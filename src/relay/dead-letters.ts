@@ -141,14 +141,7 @@ export class DeadLetters {
   }
 
   private apply(record: DeadLetterRecord): void {
-    const key = keyOf(record.target, record.id);
-    if (record.op === "retried") {
-      this.letters.delete(key);
-      return;
-    }
-    this.letters.delete(key);
-    const { op: _op, ...letter } = record;
-    this.letters.set(key, letter as DeadLetter);
+    applyRecord(this.letters, record);
     if (this.letters.size > this.capacity) {
       const [oldestKey, oldest] = this.letters.entries().next().value!;
       this.letters.delete(oldestKey);
@@ -178,13 +171,7 @@ export async function readDeadLetters(stateDir: string): Promise<DeadLetter[]> {
   const letters = new Map<string, DeadLetter>();
   for (const line of await readJournalLines(path.join(stateDir, DEAD_LETTERS_FILE))) {
     const record = parseRecord(line);
-    if (!record) continue;
-    const key = keyOf(record.target, record.id);
-    letters.delete(key);
-    if (record.op === "dead") {
-      const { op: _op, ...letter } = record;
-      letters.set(key, letter as DeadLetter);
-    }
+    if (record) applyRecord(letters, record);
   }
   return [...letters.values()];
 }
@@ -239,6 +226,16 @@ export async function pendingRetryRequests(
     }
   }
   return found;
+}
+
+/** One journal record applied to the letters by key: later records win, newest last. */
+function applyRecord(letters: Map<string, DeadLetter>, record: DeadLetterRecord): void {
+  const key = keyOf(record.target, record.id);
+  letters.delete(key);
+  if (record.op === "dead") {
+    const { op: _op, ...letter } = record;
+    letters.set(key, letter as DeadLetter);
+  }
 }
 
 function keyOf(target: string, id: string): string {

@@ -1,4 +1,4 @@
-import { promises as fs } from "node:fs";
+import { readJournalFile } from "../core/index.js";
 import { z } from "zod";
 
 /** The mailbox line an outbox item came from: lets the tail ledger rebuild its cursors from the outboxes. */
@@ -69,23 +69,15 @@ export interface JournalContents {
  * a last line without its newline do not count.
  */
 export async function readJournal(file: string): Promise<JournalContents> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    return { records: [], torn: false, bad: 0 };
-  }
-  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+  const { lines, torn } = await readJournalFile(file);
   const records: JournalRecord[] = [];
   let bad = 0;
-  for (const line of complete.split("\n")) {
-    if (line === "" || line.startsWith('{"journal":')) continue;
+  for (const line of lines) {
     const record = parseJournalRecord(line);
     if (record) records.push(record);
     else bad++;
   }
-  return { records, torn: complete.length < text.length, bad };
+  return { records, torn, bad };
 }
 
 /**

@@ -361,7 +361,7 @@ export class Outbox<T> {
 }
 
 /** What the journal keeps of an item: the in-memory bookkeeping stays out. */
-function storedItem<T>(item: OutboxItem<T>): OutboxItem<T> {
+export function storedItem<T>(item: OutboxItem<T>): OutboxItem<T> {
   const { id, payload, source, enqueuedAt, attempts } = item;
   return source
     ? { id, payload, source: { inbox: source.inbox, end: source.end }, enqueuedAt, attempts }

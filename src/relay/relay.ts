@@ -271,8 +271,9 @@ export class Relay {
       pending: function* () {
         for (const item of outbox.laneHeads()) yield { ...item, lane: laneOf(item.payload) };
       },
+      // Appends go by lane (one inbox), in batches; deliveries and posts one at a time.
       work: (item) =>
-        target === MAILBOX_TARGET ? this.appendLane(outbox, item) : this.perform(outbox, item),
+        item.payload.kind === "append" ? this.appendLane(outbox, item) : this.perform(outbox, item),
       giveUp: (item, error, failures) => {
         this.failedRuns.delete(item.id);
         return this.desk.giveUp(target, item, error, failures);
@@ -307,8 +308,6 @@ export class Relay {
       await this.execute([...mirror, ...planAnswer(action, answer, this.ctx)]);
     } else if (action.kind === "post") {
       await postToChat(this.ports.chat, action);
-    } else {
-      await appendToInboxes(this.ports.mailbox, [{ action, replayed: this.replayed.has(item.id) }]);
     }
     await outbox.done(item.id);
     this.replayed.delete(item.id);
