@@ -218,8 +218,12 @@ describe("shared-folder lease status/<self>.lock", () => {
     const lease = await fx.acquire({ ttlMs: 1_000, heartbeatMs: 50 });
     const since = fx.read().since;
     await rm(fx.file);
-    await waitFor(() => existsSync(fx.file), { what: "the lease to be written again" });
-    expect(fx.read().since).toBe(since);
+    // Created with O_EXCL, then written: wait for the record, not just the file.
+    const again = await waitFor(
+      () => (existsSync(fx.file) && readFileSync(fx.file, "utf8") !== "" ? fx.read() : undefined),
+      { what: "the lease to be written again" },
+    );
+    expect(again.since).toBe(since);
     expect(lease.lost).toBeUndefined();
     await lease.release();
   });
