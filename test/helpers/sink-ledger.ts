@@ -1,4 +1,5 @@
 import { appendFileSync, promises as fs } from "node:fs";
+import { dropTornTail } from "./torn-tail.js";
 import { writeFileAtomic } from "../../src/core/index.js";
 import type { DeliveredEntry, InboxCheckpoint, InboxMemory, TailLedger } from "../../src/mailbox/index.js";
 
@@ -27,7 +28,7 @@ export class SinkLedger implements TailLedger {
       this.checkpoints.set(inbox, checkpoint);
       entry(inbox).checkpoint = checkpoint;
     }
-    const text = await fs.readFile(this.sinkFile, "utf8").catch(() => "");
+    const text = await dropTornTail(this.sinkFile);
     for (const line of text.split("\n")) {
       if (!line) continue;
       const record = JSON.parse(line) as { id?: string; inbox: string; end?: number; rotated?: boolean };

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseEnvelopeLine } from "../../../src/mailbox/index.js";
 import { collector, memoryStore, tailInto, seedLine, sharedFixture } from "../../helpers/mailbox.js";
 import { finished, spawnTs } from "../../helpers/spawn.js";
+import { wholeLines } from "../../helpers/torn-tail.js";
 import { sleep, waitFor } from "../../helpers/wait.js";
 
 function linesFor(from: number, count: number): string[] {
@@ -34,10 +35,7 @@ async function startWorker(fx: ReturnType<typeof sharedFixture>, mode: "sink" | 
 }
 
 function readDelivered(out: string, mode: "sink" | "file"): string[] {
-  if (!existsSync(out)) return [];
-  return readFileSync(out, "utf8")
-    .split("\n")
-    .filter((l) => l)
+  return wholeLines(out)
     .map((l) => (mode === "sink" ? (JSON.parse(l) as { id?: string }).id : l))
     .filter((id): id is string => Boolean(id));
 }

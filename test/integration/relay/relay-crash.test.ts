@@ -80,7 +80,14 @@ function logProblems(logFile: string): Map<string, number> {
     log
       .split("\n")
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message?: string } })
+      .flatMap((l) => {
+        // A process killed mid-write can leave half a log line; it says nothing about the relay.
+        try {
+          return [JSON.parse(l) as { level: number; msg: string; err?: { message?: string } }];
+        } catch {
+          return [];
+        }
+      })
       .filter((entry) => entry.level >= 40)
       .map((entry) => (entry.err?.message ? `${entry.msg}: ${entry.err.message}` : entry.msg)),
   );
