@@ -9,7 +9,7 @@ import {
 import { gatewayError } from "./gateway-errors.js";
 import { AgentRun } from "./run.js";
 import { runFailedBecauseError, runFailedError, runLostError, runTimeoutError } from "./run-errors.js";
-import type { RunAgentRequest, RunHandle } from "./types.js";
+import type { AttachRunRequest, RunAgentRequest, RunHandle } from "./types.js";
 
 /** What the runs need of the connection. */
 export interface RunLink {
@@ -37,6 +37,7 @@ const FINAL_STATES = new Set([
   "cancelled",
   "canceled",
 ]);
+const DEFAULT_RUN_TIMEOUT_MS = 30 * 60_000;
 const LINK_GONE = new Set(["CB_GATEWAY_CLOSED", "CB_GATEWAY_UNREACHABLE"]);
 
 function asError(error: unknown, code: "CB_GATEWAY_RUN_FAILED" | "CB_GATEWAY_UNREACHABLE"): ClawbridgeError {
@@ -71,11 +72,30 @@ export class AgentRuns {
   start(request: RunAgentRequest): RunHandle {
     const existing = this.runs.get(request.idempotencyKey);
     if (existing) return existing; // the same key never starts a second run
-    const timeoutMs = request.timeoutMs ?? 30 * 60_000;
+    const timeoutMs = request.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    const run = this.track(request.idempotencyKey, request.sessionKey, timeoutMs);
+    void this.begin(run, request, timeoutMs);
+    return run;
+  }
+
+  /**
+   * A run the gateway accepted earlier, maybe from a previous process: awaited with
+   * `agent.wait` once the link is up, its live events routed here by run id. The handle
+   * this client already tracks, when it does. The deadline works as for `start`.
+   */
+  attach(request: AttachRunRequest): RunHandle {
+    const existing = this.runs.get(request.runId);
+    if (existing) return existing;
+    const timeoutMs = request.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    const run = this.track(request.runId, request.sessionKey, timeoutMs);
+    void this.reattach(run, timeoutMs);
+    return run;
+  }
+
+  /** A new run in the map, with its deadline (abort, then the timeout error). */
+  private track(runId: string, sessionKey: string, timeoutMs: number): AgentRun {
     const { clock } = this.link;
-    const run = new AgentRun(request.idempotencyKey, request.sessionKey, clock.now() + timeoutMs, (r) =>
-      this.abort(r),
-    );
+    const run = new AgentRun(runId, sessionKey, clock.now() + timeoutMs, (r) => this.abort(r));
     this.runs.set(run.runId, run);
     const deadline = clock.setTimeout(() => {
       if (run.settled) return;
@@ -89,8 +109,20 @@ export class AgentRuns {
       clock.setTimeout(() => this.runs.get(run.runId) === run && this.runs.delete(run.runId), 60_000).unref();
     };
     run.result.then(settled, settled);
-    void this.begin(run, request, timeoutMs);
     return run;
+  }
+
+  /** Waits for the link, then for the run. Marked accepted only now, so a reconnect meanwhile does not wait twice. */
+  private async reattach(run: AgentRun, timeoutMs: number): Promise<void> {
+    try {
+      await this.link.ready(Math.min(timeoutMs, this.link.connectWaitMs));
+    } catch (error) {
+      run.fail(asError(error, "CB_GATEWAY_UNREACHABLE"));
+      return;
+    }
+    if (run.settled) return;
+    run.accepted = true;
+    await this.wait(run);
   }
 
   private async begin(run: AgentRun, request: RunAgentRequest, timeoutMs: number): Promise<void> {

@@ -27,6 +27,7 @@
  * rejected with the refusal as soon as it arrives.
  */
 export type {
+  AttachRunRequest,
   GatewayClient,
   GatewayHealth,
   LinkState,

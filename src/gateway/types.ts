@@ -47,6 +47,14 @@ export interface RunAgentRequest {
   extraSystemPrompt?: string;
 }
 
+/** A run the gateway accepted earlier (maybe from a previous process), to await again. */
+export interface AttachRunRequest {
+  runId: string;
+  sessionKey: string;
+  /** How long to wait for it from now (default 30 min); then it is aborted and fails as timed out. */
+  timeoutMs?: number;
+}
+
 export type RunEvent =
   | { kind: "accepted"; runId: string }
   | { kind: "lifecycle"; phase: string }
@@ -107,6 +115,12 @@ export interface GatewayClient {
   ready(timeoutMs?: number): Promise<void>;
   request<T = unknown>(method: string, params?: unknown, timeoutMs?: number): Promise<T>;
   runAgent(request: RunAgentRequest): RunHandle;
+  /**
+   * Re-attaches to a run by its id (after a restart): the live handle when this client
+   * tracks it, else one that awaits it with `agent.wait` and streams its later events.
+   * Its result rejects with CB_GATEWAY_RUN_FAILED when the gateway no longer knows the run.
+   */
+  attachRun(request: AttachRunRequest): RunHandle;
   /** Every chat/agent event of every session; returns an unsubscribe function. */
   observe(listener: (event: ObservedEvent) => void, filter?: ObserveFilter): () => void;
   onState(listener: StateListener): () => void;

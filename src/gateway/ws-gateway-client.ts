@@ -17,6 +17,7 @@ import { ReadyWaiters } from "./ready-waiters.js";
 import type { AgentRun } from "./run.js";
 import { SessionObserver } from "./session-observer.js";
 import type {
+  AttachRunRequest,
   GatewayClient,
   GatewayHealth,
   LinkState,
@@ -145,6 +146,10 @@ export class WsGatewayClient implements GatewayClient {
 
   runAgent(request: RunAgentRequest): RunHandle {
     return this.runs.start(request);
+  }
+
+  attachRun(request: AttachRunRequest): RunHandle {
+    return this.runs.attach(request);
   }
 
   async request<T = unknown>(

@@ -72,6 +72,9 @@ class ScriptedGateway implements GatewayClient {
   runAgent(_request: RunAgentRequest): RunHandle {
     throw new ClawbridgeError("CB_GATEWAY_RUN_FAILED", "scripted gateway runs nothing");
   }
+  attachRun(): RunHandle {
+    throw new ClawbridgeError("CB_GATEWAY_RUN_FAILED", "scripted gateway runs nothing");
+  }
   observe(_listener: (event: ObservedEvent) => void): () => void {
     return () => {};
   }
