@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { detectLocale, isClawbridgeError, isLocale, type Locale } from "../core/index.js";
 import { defaultCommand } from "./commands/default.js";
 import { doctorCommand } from "./commands/doctor.js";
+import { runCommand } from "./commands/run.js";
 import { sendCommand } from "./commands/send.js";
 import { startCommand } from "./commands/start.js";
 import { deadLettersCommand, retryCommand } from "./commands/state.js";
@@ -42,6 +43,16 @@ function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command
     .option("--config <file>", t("optConfig"))
     .argument("<text>", t("sendText"))
     .action(async (text: string, options) => sendCommand(ctx, text, options));
+
+  program
+    .command("run")
+    .description(t("runDescription"))
+    .option("--from <node>", t("runFrom"))
+    .option("--shared <dir>", t("optShared"))
+    .option("--config <file>", t("optConfig"))
+    .argument("<target>", t("runTarget"))
+    .argument("<prompt>", t("runPrompt"))
+    .action(async (target: string, prompt: string, options) => runCommand(ctx, target, prompt, options));
 
   program
     .command("tail")

@@ -1,4 +1,4 @@
-import { DEFAULT_SELF_NAME, NODE_NAME_PATTERN, nodeKey, type Params } from "../core/index.js";
+import { closestKey, DEFAULT_SELF_NAME, NODE_NAME_PATTERN, nodeKey, type Params } from "../core/index.js";
 import { configMessages, type ConfigMessageKey } from "./messages.js";
 
 /**
@@ -81,6 +81,7 @@ export function checkFeishuDomain(value: string, ctx: IssueSink): void {
 export function checkConfig(value: unknown, ctx: IssueSink): void {
   if (!isRecord(value)) return;
   checkNodes(value, ctx);
+  checkAgents(value, ctx);
   checkPorts(value, ctx);
   checkWebhook(value.feishu, ctx);
 }
@@ -120,6 +121,30 @@ function checkNodes(config: Record<string, unknown>, ctx: IssueSink): void {
       return;
     }
     seen.set(nodeKey(name), { index, name });
+  });
+}
+
+/** `access.agents`: each entry is "*" or a configured node's name (ignoring case, as names do). */
+function checkAgents(config: Record<string, unknown>, ctx: IssueSink): void {
+  const agents = isRecord(config.access) ? config.access.agents : undefined;
+  if (!Array.isArray(agents)) return;
+  const names = Array.isArray(config.nodes)
+    ? config.nodes.flatMap((node: unknown) =>
+        isRecord(node) && typeof node.name === "string" ? [node.name] : [],
+      )
+    : [];
+  const known = new Set(names.map(nodeKey));
+  agents.forEach((entry: unknown, index) => {
+    // A non-string already has its own issue from the schema.
+    if (typeof entry !== "string" || entry === "*" || known.has(nodeKey(entry))) return;
+    const value = JSON.stringify(entry);
+    const near = closestKey(entry, names);
+    const [fix, values]: [ConfigMessageKey, Params] = near
+      ? ["fixAgentNear", { value, suggestion: near }]
+      : names.length > 0
+        ? ["fixAgentNode", { value, nodes: names.join(", ") }]
+        : ["fixAgentNoNodes", { value }];
+    report(ctx, ["access", "agents", index], "unknownAgent", fix, values, entry);
   });
 }
 

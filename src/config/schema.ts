@@ -185,6 +185,12 @@ const accessSchema = z
       .array(openId())
       .default(() => [])
       .describe("open_ids that are dispatchers and may cancel anyone's task."),
+    agents: z
+      .array(z.string())
+      .default(() => ["*"])
+      .describe(
+        'Node names whose agents may dispatch "task" envelopes to the bridge (clawbridge run); "*" = every configured node.',
+      ),
   })
   .prefault({})
   .describe("Who may command the bridge; reloaded on SIGHUP (/whoami shows your open_id).");

@@ -15,6 +15,18 @@ const timestampSchema = z.iso.datetime({
 });
 const ID_PATTERN = /^[A-Za-z0-9_:.-]{1,128}$/;
 
+/**
+ * `target` of a `task` envelope addressed to the bridge: a node name (NODE_NAME_PATTERN), or
+ * "#" and a tag of 1–63 letters (any script: a config tag may be "显卡"), digits, "_" or "-".
+ */
+const TARGET_PATTERN = /^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,62}|#[\p{L}\p{M}\p{Nd}_-]{1,63})$/u;
+const TARGET_MAX = 64;
+
+/** Whether `value` may be an envelope's `target`: `"<node>"` or `"#<tag>"`. */
+export function isValidTarget(value: string): boolean {
+  return value.length <= TARGET_MAX && TARGET_PATTERN.test(value);
+}
+
 export const envelopeSchema = z.looseObject({
   from: z.string().trim().min(1, "from must not be empty").max(256),
   to: z.string().regex(NODE_NAME_PATTERN, 'to must be a node name (letters, digits, "-" or "_")'),
@@ -29,6 +41,11 @@ export const envelopeSchema = z.looseObject({
   source: z.string().max(64).optional(),
   delivered: z.string().max(64).optional(),
   name: z.string().max(256).optional(),
+  target: z
+    .string()
+    .max(TARGET_MAX)
+    .regex(TARGET_PATTERN, 'target must be a node name or "#" and a tag (letters, digits, "_" or "-")')
+    .optional(),
 });
 
 /** An envelope as found on the wire: `id` may be missing (seed lines). */
@@ -69,7 +86,7 @@ export function parseEnvelope(
 function fastEnvelope(value: unknown, own: boolean): EnvelopeInput | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const v = value as Record<string, unknown>;
-  const { from, to, timestamp, type, content, id, hop } = v;
+  const { from, to, timestamp, type, content, id, hop, target } = v;
   if (typeof from !== "string" || typeof to !== "string" || typeof timestamp !== "string") return undefined;
   if (typeof type !== "string" || typeof content !== "string") return undefined;
   const trimmed = from.trim();
@@ -78,6 +95,7 @@ function fastEnvelope(value: unknown, own: boolean): EnvelopeInput | undefined {
   if (!TIMESTAMP_PATTERN || !TIMESTAMP_PATTERN.test(timestamp)) return undefined;
   if (id !== undefined && (typeof id !== "string" || !ID_PATTERN.test(id))) return undefined;
   if (hop !== undefined && !(typeof hop === "number" && Number.isInteger(hop) && hop >= 0)) return undefined;
+  if (target !== undefined && (typeof target !== "string" || !isValidTarget(target))) return undefined;
   for (const [key, max] of OPTIONAL_STRINGS) {
     const field = v[key];
     if (field !== undefined && (typeof field !== "string" || field.length > max)) return undefined;

@@ -27,7 +27,7 @@ describe("defaults", () => {
         runTimeoutMs: 600_000,
       },
       tasks: { timeoutMs: 1_800_000, maxQueued: 100 },
-      access: { dispatchers: [], admins: [] },
+      access: { dispatchers: [], admins: [], agents: ["*"] },
       state: { dir: path.join(dir, ".clawbridge") },
       log: { level: "info" },
     });
@@ -62,8 +62,10 @@ describe("defaults", () => {
     const b = configSchema.parse({ mailbox: { root: "/x" } });
     a.nodes.push({ name: "x", tags: [], maxConcurrent: 1, agentId: "main" });
     a.access.admins.push("ou_x");
+    a.access.agents.push("x");
     expect(b.nodes).toEqual([]);
     expect(b.access.admins).toEqual([]);
+    expect(b.access.agents).toEqual(["*"]);
   });
 
   it("accepts port 0 for both listeners (any free port)", () => {

@@ -194,6 +194,41 @@ describe("config errors name the dotted key and the fix", () => {
     expect(error.issues.every((issue) => issue.fix.length > 0)).toBe(true);
   });
 
+  it('access.agents: each entry is "*" or a configured node, ignoring case', () => {
+    const { lines } = failingParse(
+      minimal(`nodes: [{ name: "ai-pc" }, { name: "nas-agent" }],
+               access: { agents: ["*", "AI-PC", "ai-cp", "office-mac", "clawbridge"] }`),
+    );
+    expect(lines).toEqual([
+      'access.agents[2]: "ai-cp" is neither "*" nor the name of a node in nodes — did you mean "ai-pc"? (or write "*" for every configured node)',
+      'access.agents[3]: "office-mac" is neither "*" nor the name of a node in nodes — write a node name from nodes (ai-pc, nas-agent), or "*" for every configured node',
+      'access.agents[4]: "clawbridge" is neither "*" nor the name of a node in nodes — write a node name from nodes (ai-pc, nas-agent), or "*" for every configured node',
+    ]);
+    const none = failingParse(minimal('access: { agents: ["ai-pc"] }'));
+    expect(none.lines).toEqual([
+      'access.agents[0]: "ai-pc" is neither "*" nor the name of a node in nodes — add the node to nodes first, or write "*" for every configured node',
+    ]);
+    const zh = failingParse(minimal('nodes: [{ name: "ai-pc" }], access: { agents: ["ai-pcc"] }'), {
+      locale: "zh-CN",
+    });
+    expect(zh.lines).toEqual([
+      'access.agents[0]: "ai-pcc" 既不是 “*”，也不是 nodes 中节点的名字 — 是否想写 “ai-pc”？（写 “*” 表示所有已配置的节点）',
+    ]);
+    const ok = parseConfigText(minimal('nodes: [{ name: "ai-pc" }], access: { agents: ["Ai-Pc", "*"] }'), {
+      env: {},
+      baseDir: tempDir(),
+    });
+    expect(ok.config.access.agents).toEqual(["Ai-Pc", "*"]);
+    // A wrong type is said once, by the schema; an empty list is allowed (no agent may dispatch).
+    expect(failingParse(minimal("access: { agents: [1] }")).lines).toEqual([
+      'access.agents[0]: expected a string, got 1 — write it as text in quotes, e.g. "…"',
+    ]);
+    expect(
+      parseConfigText(minimal("access: { agents: [] }"), { env: {}, baseDir: tempDir() }).config.access
+        .agents,
+    ).toEqual([]);
+  });
+
   it("a JSON5 syntax error gives line and column", () => {
     const error = configErrorOf(() =>
       parseConfigText('{\n  mailbox: { root: "x" },\n  http: { port: 80 \n  ops: {}\n}', {

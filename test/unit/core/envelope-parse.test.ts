@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { envelopeSchema, parseEnvelope } from "../../../src/core/index.js";
+import { envelopeSchema, isValidTarget, parseEnvelope } from "../../../src/core/index.js";
 
 const base = {
   from: "office-mac",
@@ -45,6 +45,33 @@ const variations: Record<string, unknown[]> = {
   source: [undefined, "clawbridge", "x".repeat(65)],
   delivered: [undefined, "gateway", 2],
   name: [undefined, "小王", "x".repeat(257)],
+  target: [
+    undefined,
+    "ai-pc",
+    "AI_PC-2",
+    "a".repeat(63),
+    "a".repeat(64),
+    "#gpu",
+    "#GPU_2-x",
+    "#显卡",
+    `#${"g".repeat(63)}`,
+    `#${"g".repeat(64)}`,
+    `#${"😀".repeat(40)}`,
+    "#",
+    "##gpu",
+    "#gpu tag",
+    "#gpu,cpu",
+    "#gpu\n",
+    "ai-pc\n",
+    "gpu#",
+    "-ai",
+    "办公",
+    "",
+    " ai-pc",
+    5,
+    null,
+    ["ai-pc"],
+  ],
   extra: [undefined, { nested: true }, "kept"],
 };
 
@@ -65,7 +92,21 @@ describe("parseEnvelope (the fast path) agrees with envelopeSchema", () => {
     for (const odd of [null, [], "x", 1, [base]]) {
       expect(parseEnvelope(odd).success).toBe(envelopeSchema.safeParse(odd).success);
     }
-    expect(compared).toBeGreaterThan(80);
+    expect(compared).toBeGreaterThan(100);
+  });
+
+  it("takes a node name or #tag as target, and nothing else", () => {
+    const accepts = (target: unknown) => envelopeSchema.safeParse({ ...base, type: "task", target }).success;
+    expect(["ai-pc", "#gpu", "#显卡", `#${"g".repeat(63)}`].map(accepts)).toEqual([true, true, true, true]);
+    expect(["#", "gpu#", "#a b", `#${"g".repeat(64)}`, "", 1].map(accepts)).toEqual(Array(6).fill(false));
+    expect(isValidTarget("#gpu")).toBe(true);
+    expect(isValidTarget("../x")).toBe(false);
+    // The fast path itself takes them (with `own`, only it hands back the very same object).
+    for (const target of ["ai-pc", "#gpu", "#显卡"]) {
+      const mine = { ...base, type: "task", target };
+      const parsed = parseEnvelope(mine, { own: true });
+      expect(parsed.success && parsed.data, target).toBe(mine);
+    }
   });
 
   it("returns the caller's own object with `from` trimmed when asked, a copy otherwise", () => {
