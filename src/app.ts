@@ -24,6 +24,7 @@ import { startHttpServer } from "./http/index.js";
 import { acquireLease, FsMailboxStore, type Tailer } from "./mailbox/index.js";
 import { NodePool } from "./nodes/index.js";
 import { createRelay, type Relay } from "./relay/index.js";
+import { createTasks, type Tasks } from "./tasks/index.js";
 
 /** How often `status/<self>.json` is rewritten. */
 const STATUS_INTERVAL_MS = 30_000;
@@ -42,6 +43,7 @@ export interface RunningBridge {
   url: string;
   logger: Logger;
   relay: Relay;
+  tasks: Tasks;
   feishu?: FeishuAdapter;
   /** Applies a re-read config's `access` and `nodes[].tags` (SIGHUP). */
   reload(next: LoadedConfig): void;
@@ -161,9 +163,24 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     await relay.start();
     stops.push(() => relay.stop());
 
+    const tasks = createTasks(config, {
+      relay,
+      pool,
+      gateways,
+      mailbox,
+      ...(feishu ? { chat: feishu.outbound } : {}),
+      logger,
+      clock,
+    });
+    await tasks.start();
+    stops.push(() => tasks.stop());
+
     if (feishu) {
       const adapter = feishu;
-      await adapter.start({ onMessage: (message) => relay.handleGroupMessage(message) });
+      await adapter.start({
+        onMessage: (message) => tasks.handleMessage(message),
+        onCardAction: (action) => tasks.handleCardAction(action),
+      });
       stops.push(() => adapter.stop());
     }
 
@@ -178,7 +195,12 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     const tailer: Tailer = await mailbox.tail({
       startAt: options.replay || tailedBefore ? "start" : "end",
       ledger: relay.tailLedger(),
-      handler: (envelope, meta) => relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end }),
+      // Tasks first (a task envelope or an answer to the bridge), then the relay, whose last
+      // durable put records the line as read.
+      handler: async (envelope, meta) => {
+        await tasks.handleMailbox(envelope);
+        await relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end });
+      },
     });
     stops.push(() => tailer.stop());
 
@@ -213,10 +235,11 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       url: http.url,
       logger,
       relay,
+      tasks,
       ...(feishu ? { feishu } : {}),
       reload: (next: LoadedConfig) => {
         // SIGHUP: who may command the bridge, and the nodes' tags; everything else needs a restart.
-        relay.updateAccess(next.config.access);
+        tasks.updateAccess(next.config.access);
         for (const node of next.config.nodes) pool.updateTags(node.name, node.tags);
         logger.info(
           { dispatchers: next.config.access.dispatchers.length, admins: next.config.access.admins.length },

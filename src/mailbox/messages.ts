@@ -46,7 +46,8 @@ const en = {
   boardState: "State",
   boardTitle: "Prompt",
   boardRequestedBy: "Requested by",
-  boardUpdatedAt: "Updated",
+  boardStarted: "Started",
+  boardFinished: "Finished",
 } as const;
 
 export type MailboxMessageKey = keyof typeof en;
@@ -88,7 +89,8 @@ const zhCN: Record<MailboxMessageKey, string> = {
   boardState: "状态",
   boardTitle: "内容",
   boardRequestedBy: "发起人",
-  boardUpdatedAt: "更新时间",
+  boardStarted: "开始",
+  boardFinished: "结束",
 };
 
 /** What the mailbox says to people: lock and lease refusals, shared-folder problems, the task board. */

@@ -14,8 +14,10 @@ export interface TaskBoardEntry {
   state: string;
   title: string;
   requestedBy?: string;
-  /** ISO 8601. */
-  updatedAt: string;
+  /** ISO 8601 (or a shorter local time); empty while queued. */
+  startedAt?: string;
+  /** ISO 8601 (or a shorter local time); empty while open. */
+  finishedAt?: string;
 }
 
 function cell(text: string, max = 80): string {
@@ -31,12 +33,12 @@ export function renderTaskBlock(entries: readonly TaskBoardEntry[], locale: Loca
     lines.push(t("boardEmpty"));
   } else {
     lines.push(
-      `| ${t("boardId")} | ${t("boardNode")} | ${t("boardState")} | ${t("boardTitle")} | ${t("boardRequestedBy")} | ${t("boardUpdatedAt")} |`,
+      `| ${t("boardId")} | ${t("boardNode")} | ${t("boardRequestedBy")} | ${t("boardState")} | ${t("boardStarted")} | ${t("boardFinished")} | ${t("boardTitle")} |`,
     );
-    lines.push("|---|---|---|---|---|---|");
+    lines.push("|---|---|---|---|---|---|---|");
     for (const e of entries) {
       lines.push(
-        `| ${cell(e.id, 40)} | ${cell(e.node, 64)} | ${cell(e.state, 20)} | ${cell(e.title)} | ${cell(e.requestedBy ?? "", 64)} | ${cell(e.updatedAt, 40)} |`,
+        `| ${cell(e.id, 40)} | ${cell(e.node, 64)} | ${cell(e.requestedBy ?? "", 64)} | ${cell(e.state, 20)} | ${cell(e.startedAt ?? "", 40)} | ${cell(e.finishedAt ?? "", 40)} | ${cell(e.title)} |`,
       );
     }
   }

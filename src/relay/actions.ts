@@ -49,6 +49,8 @@ export interface PostAction {
   text: string;
   /** Feishu's idempotency key for this post (≤ 50 chars): derived from the envelope id. */
   uuid: string;
+  /** A person to @mention before the text (a finished task's requester); `text` itself stays plain. */
+  mention?: { openId: string; name?: string };
 }
 
 /** What a route decided; the relay carries the actions out in order. */

@@ -7,7 +7,7 @@ import { Relay, type RelayPorts } from "./relay.js";
 import type { RelayContext, RelayNode } from "./relay-context.js";
 
 /** The parts of the config the relay reads. */
-export type RelayConfig = Pick<Config, "nodes" | "mailbox" | "relay" | "access" | "state"> & {
+export type RelayConfig = Pick<Config, "nodes" | "mailbox" | "relay" | "state"> & {
   feishu?: { locale?: Locale };
 };
 
@@ -45,7 +45,6 @@ export function createRelay(config: RelayConfig, ports: RelayPorts): Relay {
       cooldownSeconds: config.relay.budget.cooldownSeconds,
       clock,
     }),
-    access: config.access,
     auditChat: config.relay.auditChat,
     mirrorToChat: config.relay.mirrorToChat,
     t,

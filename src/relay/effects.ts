@@ -125,9 +125,12 @@ export async function appendToInboxes(
 
 export async function postToChat(chat: ChatPoster | undefined, action: PostAction): Promise<void> {
   if (!chat) return;
+  const mention = action.mention
+    ? `<at user_id="${action.mention.openId.replace(/[^A-Za-z0-9_-]/g, "")}">${escapeAtName(action.mention.name ?? "")}</at> `
+    : "";
   await chat.send({
     chatId: action.place.chatId,
-    content: { kind: "text", text: action.text },
+    content: { kind: "text", text: mention + action.text },
     ...(action.place.replyTo ? { replyTo: action.place.replyTo } : {}),
     uuid: action.uuid,
   });
@@ -149,4 +152,9 @@ export function idempotencyKey(action: DeliverAction, runFailures: number): stri
 function promptFor(envelope: Envelope): string {
   const from = envelope.name ? `${envelope.name} (${envelope.from})` : envelope.from;
   return `[clawbridge] ${envelope.type} from ${from}:\n\n${envelope.content}`;
+}
+
+/** A name inside our own `<at>` tag must not close it or open another. */
+function escapeAtName(name: string): string {
+  return name.replace(/[<>&"]/g, "");
 }

@@ -19,7 +19,7 @@ export { newEnvelope, postUuid, type RelayContext, type RelayNode } from "./rela
 export { relayMessages, type RelayMessageKey } from "./messages.js";
 export { fold } from "./fold.js";
 export { chatSessionKey, mailboxSessionKey, taskSessionKey } from "./session-keys.js";
-export { planFromGroup } from "./plan-group.js";
+export { planTell, tellEnvelopeId, type TellRequest } from "./plan-group.js";
 export { planFromObserved } from "./plan-observed.js";
 export { planFromMailbox } from "./plan-mailbox.js";
 export { planAnswer } from "./plan-answer.js";

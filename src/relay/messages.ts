@@ -7,14 +7,6 @@ const en = {
 
   audit: "[{from} → {to}] {content}",
   answer: "[{node}] {text}",
-  tellUsage: "Usage: /tell <node> <text>. Nodes: {nodes}",
-  tellUnknownNode: "There is no node “{name}”{suggestion}. Nodes: {nodes}",
-  didYouMean: " — did you mean {name}?",
-  tellNobodyAllowed:
-    "Nobody may use /tell yet: access.dispatchers is empty. An admin adds open_ids there (/whoami shows yours) and reloads the bridge.",
-  tellNotAllowed:
-    "You may not send to nodes. Ask an admin ({admins}) to add your open_id {openId} to access.dispatchers.",
-  noAdmins: "whoever runs the bridge",
   mailboxOnly:
     "{node} reads its mailbox: the message is in messages/to-{node}.jsonl and waits for its agent.",
   outboxFull:
@@ -41,14 +33,6 @@ const zhCN: Record<RelayMessageKey, string> = {
 
   audit: "[{from} → {to}] {content}",
   answer: "[{node}] {text}",
-  tellUsage: "用法：/tell <节点> <内容>。节点：{nodes}",
-  tellUnknownNode: "没有名为“{name}”的节点{suggestion}。节点：{nodes}",
-  didYouMean: "，你是想用 {name} 吗？",
-  tellNobodyAllowed:
-    "目前还没有人可以使用 /tell：access.dispatchers 为空。请管理员把 open_id 加入其中（/whoami 可查看你的 open_id）并重新加载桥接。",
-  tellNotAllowed:
-    "你没有向节点发送消息的权限。请管理员（{admins}）把你的 open_id {openId} 加入 access.dispatchers。",
-  noAdmins: "运行桥接的人",
   mailboxOnly: "{node} 通过邮箱收信：消息已写入 messages/to-{node}.jsonl，等待其智能体读取。",
   outboxFull: "{node} 离线，已有 {count} 条消息在等待；这条未能排队：{content}",
   outboxFullError: "{target} 的发件箱已满（{pending} 条在等待，上限 {capacity}）",

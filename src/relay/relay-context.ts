@@ -23,7 +23,6 @@ export interface RelayContext {
   nodes: ReadonlyMap<string, RelayNode>;
   book: AddressBook;
   guard: LoopGuard;
-  access: { dispatchers: readonly string[]; admins: readonly string[] };
   auditChat?: string;
   mirrorToChat: boolean;
   t: Translate<RelayMessageKey>;

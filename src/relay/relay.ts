@@ -10,7 +10,6 @@ import {
   type Locale,
   type Logger,
 } from "../core/index.js";
-import type { InboundChatMessage } from "../feishu/index.js";
 import type { GatewayClient, ObservedEvent } from "../gateway/index.js";
 import type { MailboxStore } from "../mailbox/index.js";
 import type { RelayAction } from "./actions.js";
@@ -30,7 +29,7 @@ import { relayMessages } from "./messages.js";
 import { Outbox, type OutboxItem } from "./outbox.js";
 import { OutboxTailLedger } from "./outbox-tail-ledger.js";
 import { planAnswer } from "./plan-answer.js";
-import { planFromGroup } from "./plan-group.js";
+import { planTell, type TellRequest } from "./plan-group.js";
 import { planFromMailbox } from "./plan-mailbox.js";
 import { planFromObserved } from "./plan-observed.js";
 import { postUuid, type RelayContext } from "./relay-context.js";
@@ -118,11 +117,6 @@ export class Relay {
     });
   }
 
-  /** Who may command the bridge (SIGHUP reloads it). */
-  updateAccess(access: RelayContext["access"]): void {
-    this.ctx.access = access;
-  }
-
   async start(): Promise<void> {
     const dir = path.join(this.options.stateDir, "outbox");
     const targets = [...this.ports.gateways.keys(), MAILBOX_TARGET, CHAT_TARGET];
@@ -171,9 +165,27 @@ export class Relay {
     await this.desk.close();
   }
 
-  /** A chat message from Feishu (person → node). */
-  handleGroupMessage(message: InboundChatMessage): Promise<void> {
-    return this.execute(planFromGroup(message, this.ctx));
+  /**
+   * Person → node: the route behind `/tell` (the command layer parses and checks access).
+   * Resolves once the delivery is durably queued; says how it goes out.
+   */
+  async tell(tell: TellRequest): Promise<{ via: "gateway" | "mailbox"; envelopeId: string } | undefined> {
+    const actions = planTell(tell, this.ctx);
+    if (actions.length === 0) return undefined;
+    await this.execute(actions);
+    const first = actions[0]!;
+    return {
+      via: first.kind === "deliver" ? "gateway" : "mailbox",
+      envelopeId: first.kind === "post" ? "" : first.envelope.id,
+    };
+  }
+
+  /**
+   * Carries out actions other layers decided (task envelopes and results, chat replies):
+   * durably queued in the same outboxes, with the same exactly-once rules.
+   */
+  submit(actions: RelayAction[]): Promise<void> {
+    return this.execute(actions);
   }
 
   /** Something a node's agent said, seen through its gateway (node ↔ node in the group). */

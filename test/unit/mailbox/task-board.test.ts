@@ -18,7 +18,7 @@ const entry: TaskBoardEntry = {
   state: "running",
   title: "用新数据重新训练分类模型 | with a pipe\nand a newline",
   requestedBy: "小王",
-  updatedAt: "2026-02-14T18:40:00+08:00",
+  startedAt: "2026-02-14T18:40:00+08:00",
 };
 
 describe("task board block", () => {
@@ -27,7 +27,7 @@ describe("task board block", () => {
     expect(block.startsWith(TASK_BLOCK_BEGIN)).toBe(true);
     expect(block.endsWith(TASK_BLOCK_END)).toBe(true);
     expect(block).toContain(
-      "| T7 | ai-pc | running | 用新数据重新训练分类模型 \\| with a pipe and a newline | 小王 |",
+      "| T7 | ai-pc | 小王 | running | 2026-02-14T18:40:00+08:00 |  | 用新数据重新训练分类模型 \\| with a pipe and a newline |",
     );
     expect(renderTaskBlock([], "en")).toContain("(no tasks yet)");
   });
