@@ -19,7 +19,8 @@ const ID_PATTERN = /^[A-Za-z0-9_:.-]{1,128}$/;
  * `target` of a `task` envelope addressed to the bridge: a node name (NODE_NAME_PATTERN), or
  * "#" and a tag of 1–63 letters (any script: a config tag may be "显卡"), digits, "_" or "-".
  */
-const TARGET_PATTERN = /^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,62}|#[\p{L}\p{M}\p{Nd}_-]{1,63})$/u;
+// A tag as the config allows it (config/schema.ts TAG_PATTERN): no space, "#" or ",".
+const TARGET_PATTERN = /^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,62}|#[^\s#,]{1,63})$/u;
 const TARGET_MAX = 64;
 
 /** Whether `value` may be an envelope's `target`: `"<node>"` or `"#<tag>"`. */
@@ -44,7 +45,7 @@ export const envelopeSchema = z.looseObject({
   target: z
     .string()
     .max(TARGET_MAX)
-    .regex(TARGET_PATTERN, 'target must be a node name or "#" and a tag (letters, digits, "_" or "-")')
+    .regex(TARGET_PATTERN, 'target must be a node name or "#" and a tag (no spaces, "#" or ",")')
     .optional(),
 });
 
