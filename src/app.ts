@@ -209,7 +209,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       port: config.http.port,
       logger,
       routes: feishu && config.feishu?.mode === "webhook" ? [feishu.webhook()] : [],
-      health: () => ({ relay: relay.stats() }),
+      health: () => ({ relay: relay.stats(), tasks: tasks.service.stats() }),
       ready: () => readiness(pool, feishu),
     });
     stops.push(() => http.close(5_000));
@@ -224,6 +224,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
             .health()
             .map((n) => ({ name: n.name, status: n.status, running: n.running, lastSeen: n.lastSeen })),
           outboxes: relay.stats(),
+          tasks: tasks.service.stats(),
         })
         .catch((error: unknown) => logger.warn({ err: error }, "could not write status"));
     await writeStatus();

@@ -52,10 +52,13 @@ export class MailboxIntake {
 
   async handle(envelope: Envelope): Promise<void> {
     const { self } = this.options;
-    if (nodeKey(envelope.to) !== nodeKey(self) || envelope.source === CLAWBRIDGE_SOURCE) return;
+    if (envelope.source === CLAWBRIDGE_SOURCE) return;
+    const answers = envelope.taskId !== undefined || envelope.replyTo !== undefined;
+    // A mailbox-only node may answer an agent's task straight into that agent's inbox.
+    if (answers && (await this.options.tasks.answerFromMailbox(envelope))) return;
+    if (nodeKey(envelope.to) !== nodeKey(self)) return;
     if (envelope.type === "task") return this.dispatch(envelope);
-    if (envelope.taskId !== undefined || envelope.replyTo !== undefined) {
-      if (await this.options.tasks.answerFromMailbox(envelope)) return;
+    if (answers) {
       const thread = envelope.replyTo ? this.options.journal.thread(envelope.replyTo) : undefined;
       if (thread && nodeKey(thread.node) === nodeKey(envelope.from)) {
         const t = tasksMessages.t(this.options.locale);

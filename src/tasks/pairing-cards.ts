@@ -52,6 +52,13 @@ export class PairingCards {
     if (node.status === "pairing" && node.pairing) {
       const card = pairingCard(node.name, node.pairing, "pairing", locale);
       if (!record) {
+        if (chats.length === 0) {
+          this.log.warn(
+            { node: node.name, command: node.pairing.command },
+            "a node needs pairing, and there is no chat to say so in: set relay.auditChat or feishu.chats",
+          );
+          return;
+        }
         const messages: PairingCardRecord["messages"] = [];
         for (const chatId of chats) {
           const sent = await chat.send({

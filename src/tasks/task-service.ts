@@ -179,6 +179,20 @@ export class TaskService {
     return this.queue.length;
   }
 
+  /** Tasks by state (those the journal keeps), for /healthz and the status file. */
+  stats(): Record<TaskState, number> {
+    const counts: Record<TaskState, number> = {
+      queued: 0,
+      running: 0,
+      done: 0,
+      failed: 0,
+      cancelled: 0,
+      timeout: 0,
+    };
+    for (const task of this.options.journal.all()) counts[task.state]++;
+    return counts;
+  }
+
   /** Every task change, for `/watch`. */
   onChange(listener: Listener): () => void {
     this.listeners.add(listener);
@@ -277,23 +291,34 @@ export class TaskService {
   }
 
   /**
-   * A line someone wrote to the bridge's own inbox. A `result`/answer with `taskId` or
-   * `replyTo` of a task waiting on a mailbox-only node completes it. True when it was a task's.
+   * An inbox line from a mailbox-only node: a `result`/answer with the `taskId` or `replyTo`
+   * of a task running there completes it. True when it answered a task (a repeated answer
+   * to a finished one counts, and does nothing).
    */
   async answerFromMailbox(envelope: Envelope): Promise<boolean> {
-    const task = this.options.journal
-      .all()
-      .find(
-        (t) =>
-          t.via === "mailbox" &&
-          t.node !== undefined &&
-          nodeKey(t.node) === nodeKey(envelope.from) &&
-          ((envelope.taskId !== undefined && envelope.taskId.toUpperCase() === t.id) ||
-            (envelope.replyTo !== undefined && envelope.replyTo === t.envelopeId)),
-      );
+    const from = nodeKey(envelope.from);
+    const answers = (t: Task) =>
+      t.via === "mailbox" &&
+      t.node !== undefined &&
+      nodeKey(t.node) === from &&
+      ((envelope.taskId !== undefined && envelope.taskId.toUpperCase() === t.id) ||
+        (envelope.replyTo !== undefined && envelope.replyTo === t.envelopeId));
+    // Open tasks are few (this.live); a finished one is looked up only by the id it names.
+    let task: Task | undefined;
+    for (const id of this.live.keys()) {
+      const open = this.get(id);
+      if (open && answers(open)) task = open;
+    }
+    if (!task && envelope.taskId !== undefined) {
+      const named = this.get(envelope.taskId);
+      if (named && answers(named)) task = named;
+    }
     if (!task) return false;
-    if (isFinalState(task.state)) return true; // a repeated answer: the task has its result
-    await this.finish(task.id, "done", { output: envelope.content, answeredBy: envelope.id });
+    if (isFinalState(task.state)) return true;
+    // An answer written straight into the requester's inbox is already where the result goes
+    // (and the relay hands it on from there): only the chat still needs to hear.
+    const direct = nodeKey(envelope.to) !== nodeKey(this.options.self);
+    await this.finish(task.id, "done", { output: envelope.content, answeredDirectly: direct });
     return true;
   }
 
@@ -485,7 +510,7 @@ export class TaskService {
   private async finish(
     id: string,
     state: TaskState,
-    fields: { output?: string; reason?: string; cancelledBy?: string; answeredBy?: string },
+    fields: { output?: string; reason?: string; cancelledBy?: string; answeredDirectly?: boolean },
   ): Promise<Task | undefined> {
     const before = this.get(id);
     if (!before || isFinalState(before.state)) return undefined;
@@ -504,15 +529,14 @@ export class TaskService {
     live?.unsubscribe?.();
     this.queue = this.queue.filter((q) => q !== id);
     try {
-      await this.options.submit(
-        taskResultActions(task, {
-          self: this.options.self,
-          nodes: this.nodes,
-          hasGateway: (name) => this.options.gateways.has(name),
-          timestamp: isoWithOffset(this.clock.now()),
-          finalText: this.options.finalText(task, this.clock.now()),
-        }),
-      );
+      const actions = taskResultActions(task, {
+        self: this.options.self,
+        nodes: this.nodes,
+        hasGateway: (name) => this.options.gateways.has(name),
+        timestamp: isoWithOffset(this.clock.now()),
+        finalText: this.options.finalText(task, this.clock.now()),
+      });
+      await this.options.submit(fields.answeredDirectly ? actions.filter((a) => a.kind === "post") : actions);
     } catch (error) {
       this.log.error({ err: error, task: id }, "could not queue the task's result");
     }
