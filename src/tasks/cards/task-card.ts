@@ -1,7 +1,16 @@
 import type { CardJson } from "../../feishu/index.js";
 import { isFinalState, type Task } from "../types.js";
 import { CARD_CALLBACKS } from "./callbacks.js";
-import { callbackButton, card, divider, largestFitting, plainText, type CardElement } from "./card-parts.js";
+import {
+  callbackButton,
+  card,
+  divider,
+  largestFitting,
+  markdown,
+  plainText,
+  type CardElement,
+} from "./card-parts.js";
+import { escapeMarkdown } from "./escape-markdown.js";
 import { clipHead, foldLine, tailText } from "./clip-text.js";
 import { formatClock, formatDuration } from "./durations.js";
 import { taskCardsMessages as m } from "./messages.js";
@@ -67,13 +76,20 @@ function buildTaskCard(task: Task, opts: TaskCardOptions, outputChars: number): 
   const elements: CardElement[] = [];
 
   const asker = task.requestedBy;
+  // Feishu renders `<at id=…></at>` in card markdown as the person's name (events do not carry
+  // names); the id is ours (from the event's operator), reduced to the characters ids have.
+  const askerId = asker.kind === "user" ? asker.openId.replace(/[^A-Za-z0-9_-]/g, "") : "";
   elements.push(
-    plainText(
-      asker.kind === "user"
-        ? t("askedByUser", { name: foldLine(requesterName(asker), NAME_CHARS) })
-        : t("askedByAgent", { node: asker.node }),
-      meta,
-    ),
+    asker.kind === "user" && !asker.name && askerId
+      ? markdown(
+          `<font color='grey'>${escapeMarkdown(t("askedByUser", { name: "" }))}<at id=${askerId}></at></font>`,
+        )
+      : plainText(
+          asker.kind === "user"
+            ? t("askedByUser", { name: foldLine(requesterName(asker), NAME_CHARS) })
+            : t("askedByAgent", { node: asker.node }),
+          meta,
+        ),
   );
   const target = task.target ? foldLine(task.target, NAME_CHARS) : t("anyNode");
   elements.push(

@@ -172,7 +172,8 @@ describe("taskCard body and buttons", () => {
     expect(en).toContain("Target: any node → ai-pc");
     const anonymous = task({ requestedBy: { kind: "user", openId: "ou_x" }, target: "ai-pc" });
     const anon = allText(taskCard(anonymous, { now: T0 }));
-    expect(anon).toContain("发起人：ou_x");
+    // Without a name, Feishu renders the person from their open_id.
+    expect(anon).toContain("发起人：<at id=ou_x></at>");
     expect(anon).toContain("目标：ai-pc");
     expect(anon).not.toContain("→");
   });
