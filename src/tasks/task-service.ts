@@ -17,6 +17,7 @@ import {
 import type { GatewayClient, RunHandle, RunResult } from "../gateway/index.js";
 import type { Lease, NodePool } from "../nodes/index.js";
 import { taskSessionKey, type RelayAction } from "../relay/index.js";
+import { formatDuration } from "./cards/index.js";
 import { tasksMessages } from "./messages.js";
 import { checkTarget, pickNode } from "./task-placement.js";
 import { promptFor, requesterLabel, requesterAddress, taskResultActions } from "./task-results.js";
@@ -104,6 +105,7 @@ export class TaskService {
   private scheduling = false;
   private again = false;
   private stopped = false;
+  private offPool?: () => void;
 
   constructor(private readonly options: TaskServiceOptions) {
     this.log = (options.logger ?? silentLogger()).child({ component: "tasks" });
@@ -133,11 +135,14 @@ export class TaskService {
       const current = this.get(task.id)!;
       if (!isFinalState(current.state)) this.options.view?.changed(current, this.position(current.id));
     }
+    // A node coming online (or a mailbox node's status file coming alive) can start queued tasks.
+    this.offPool = this.options.pool.onChange(() => this.schedule());
     this.schedule();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.offPool?.();
     for (const live of this.live.values()) {
       if (live.timer) this.clock.clearTimeout(live.timer);
       live.unsubscribe?.();
@@ -315,9 +320,11 @@ export class TaskService {
     }
     if (!task) return false;
     if (isFinalState(task.state)) return true;
-    // An answer written straight into the requester's inbox is already where the result goes
-    // (and the relay hands it on from there): only the chat still needs to hear.
-    const direct = nodeKey(envelope.to) !== nodeKey(this.options.self);
+    // An answer written straight into the inbox the result goes to — the requesting agent's, or
+    // the bridge's own for a person (people have none) — is already the folder's record (and
+    // the relay hands an agent's on from there): only the chat still needs to hear.
+    const resultInbox = task.requestedBy.kind === "agent" ? task.requestedBy.node : this.options.self;
+    const direct = nodeKey(envelope.to) === nodeKey(resultInbox);
     await this.finish(task.id, "done", { output: envelope.content, answeredDirectly: direct });
     return true;
   }
@@ -500,9 +507,10 @@ export class TaskService {
   }
 
   private timeoutReason(task: Task): string {
-    const minutes = Math.round(this.options.timeoutMs / 60_000);
+    // "within 30 min", "within 1 s": a timeout under a minute must not read "within 0 min".
+    const duration = formatDuration(this.options.timeoutMs, task.locale);
     return tasksMessages.t(task.locale)(task.state === "queued" ? "reasonQueueTimeout" : "reasonTimeout", {
-      minutes,
+      duration,
     });
   }
 
@@ -514,6 +522,9 @@ export class TaskService {
   ): Promise<Task | undefined> {
     const before = this.get(id);
     if (!before || isFinalState(before.state)) return undefined;
+    // Stopped: the journal is closed and the gateways are closing, which ends their runs. The
+    // task stays open in the journal and is recovered at the next start.
+    if (this.stopped) return undefined;
     const task: Task = {
       ...before,
       state,

@@ -115,7 +115,8 @@ export class Watches {
     const t = tasksMessages.t(watch.locale);
     this.put(watch, key, {
       kind: taskId ? "task" : "conversation",
-      title: taskId ?? event.session.rest ?? event.sessionKey,
+      // A task's entry keeps the title the task service gave it (id and prompt).
+      title: before?.title ?? taskId ?? event.session.rest ?? event.sessionKey,
       state: event.state === "delta" ? t("watchRunning") : event.state,
       text: event.text || before?.text || "",
       at: event.at,

@@ -3,7 +3,8 @@ import path from "node:path";
 import { afterEach } from "vitest";
 import { startBridge, type RunningBridge } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
-import type { FakeGateway } from "../../src/sim/fake-gateway.js";
+import type { Clock } from "../../src/core/index.js";
+import type { FakeGateway, FakeGatewayOptions } from "../../src/sim/fake-gateway.js";
 import type { FeishuEmulator, Person } from "../../src/sim/feishu/index.js";
 import { fakeGateway, GATEWAY_TOKEN } from "./gateway.js";
 import { feishuEmulator, testLogger } from "./feishu.js";
@@ -30,14 +31,35 @@ export interface BridgeWorld {
   auditChat: string;
 }
 
+export interface BridgeWorldOptions {
+  relay?: Record<string, unknown>;
+  hearsBots?: boolean;
+  /** `feishu.locale` (default "en"). */
+  locale?: "en" | "zh-CN";
+  /** More options for a fake gateway (e.g. `requirePairing`, `pairingTtlMs`, `script`). */
+  gateways?: Partial<Record<"ai-pc" | "office-mac", Partial<FakeGatewayOptions>>>;
+  /**
+   * Changes the config before it is written (e.g. `access.admins`, `nodes[0].tags`,
+   * `tasks`); it receives the people so open_ids can be filled in.
+   */
+  configure?: (config: WorldConfig, people: { emu: FeishuEmulator; wang: Person; li: Person }) => void;
+}
+
+/** The world's config as `configure` may change it (written as JSON, then loaded). */
+export interface WorldConfig {
+  feishu: Record<string, unknown>;
+  nodes: Record<string, unknown>[];
+  relay: Record<string, unknown>;
+  access: { dispatchers: string[]; admins?: string[]; agents?: string[] };
+  [key: string]: unknown;
+}
+
 /**
  * The scenario world: the Feishu emulator with the group, two fake OpenClaw gateways
  * (ai-pc, office-mac) and a mailbox-only node (nas-agent), a temp shared folder and a
  * config file for them, secrets in the environment only.
  */
-export async function bridgeWorld(
-  options: { relay?: Record<string, unknown>; hearsBots?: boolean } = {},
-): Promise<BridgeWorld> {
+export async function bridgeWorld(options: BridgeWorldOptions = {}): Promise<BridgeWorld> {
   const emu = await feishuEmulator();
   const wang = emu.addPerson({ name: "小王" });
   const li = emu.addPerson({ name: "小李" });
@@ -47,20 +69,24 @@ export async function bridgeWorld(
   const gateways = {
     "ai-pc": await fakeGateway({
       script: { kind: "text", text: "benchmark 跑完了：42 it/s", chunks: 2, delayMs: 2 },
+      ...options.gateways?.["ai-pc"],
     }),
-    "office-mac": await fakeGateway({ script: { kind: "text", text: "收到，谢谢", chunks: 1, delayMs: 1 } }),
+    "office-mac": await fakeGateway({
+      script: { kind: "text", text: "收到，谢谢", chunks: 1, delayMs: 1 },
+      ...options.gateways?.["office-mac"],
+    }),
   };
   const dir = tempDir("clawbridge-world-");
   const root = path.join(dir, "shared");
   const stateDir = path.join(dir, "state");
   mkdirSync(path.join(root, "messages"), { recursive: true });
-  const config = {
+  const config: WorldConfig = {
     feishu: {
       appId: emu.bridge.appId,
       appSecret: "${FEISHU_APP_SECRET}",
       domain: emu.url,
       chats: [emu.defaultChat, auditChat],
-      locale: "en",
+      locale: options.locale ?? "en",
     },
     http: { host: "127.0.0.1", port: 0 },
     ops: { host: "127.0.0.1", port: 0 },
@@ -86,6 +112,7 @@ export async function bridgeWorld(
     state: { dir: stateDir },
     log: { level: "debug" },
   };
+  options.configure?.(config, { emu, wang, li });
   const configPath = path.join(dir, "clawbridge.json5");
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const env = {
@@ -97,7 +124,10 @@ export async function bridgeWorld(
 }
 
 /** Starts the bridge in this process on the world's config; stopped after the test. */
-export async function startWorldBridge(world: BridgeWorld, options: { replay?: boolean } = {}) {
+export async function startWorldBridge(
+  world: BridgeWorld,
+  options: { replay?: boolean; clock?: Clock } = {},
+) {
   const loaded = loadConfig({ path: world.configPath, env: world.env });
   const { logger, sink } = testLogger([world.emu.bridge.appSecret]);
   const bridge = await startBridge(loaded, { ...options, logger });

@@ -23,13 +23,20 @@ export class CardActions {
     return this.trigger(messageId, operator, { value, tag: options.tag ?? "button", name: options.name });
   }
 
+  /**
+   * A form's submit button pressed: like Feishu, the action carries that button's `name` and
+   * `value` (a 2.0 button's callback behaviour value) along with the fields as `form_value`.
+   */
   submit(
     messageId: string,
     operator: Person,
     formValue: Record<string, unknown>,
     options: { name?: string } = {},
   ): Emitted {
-    return this.trigger(messageId, operator, { value: {}, tag: "button", name: options.name, formValue });
+    const message = this.core.store.get(messageId);
+    const button = message ? submitButton(message.content, options.name) : undefined;
+    const name = options.name ?? (typeof button?.name === "string" ? button.name : undefined);
+    return this.trigger(messageId, operator, { value: buttonValue(button), tag: "button", name, formValue });
   }
 
   private trigger(messageId: string, operator: Person, action: CardAction): Emitted {
@@ -69,4 +76,36 @@ export function answerOf(result: DeliveryResult): unknown {
   if (result.via === "websocket") return result.data;
   if (result.via === "webhook") return result.body;
   return undefined;
+}
+
+/** The card's form submit button (the one named `name`, if given). */
+function submitButton(card: unknown, name?: string): Record<string, unknown> | undefined {
+  if (Array.isArray(card)) {
+    for (const item of card) {
+      const found = submitButton(item, name);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (!isObject(card)) return undefined;
+  if (
+    card.tag === "button" &&
+    card.form_action_type === "submit" &&
+    (name === undefined || card.name === name)
+  ) {
+    return card;
+  }
+  for (const inner of Object.values(card)) {
+    const found = submitButton(inner, name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** What a button sends back: its callback behaviour's value (2.0) or its `value` (1.0). */
+function buttonValue(button: Record<string, unknown> | undefined): unknown {
+  if (!button) return {};
+  const behaviors = Array.isArray(button.behaviors) ? button.behaviors : [];
+  const callback = behaviors.find((b): b is Record<string, unknown> => isObject(b) && b.type === "callback");
+  return callback?.value ?? button.value ?? {};
 }

@@ -62,6 +62,8 @@ export function nodeStatusText(node: NodeHealth, locale: Locale): string {
   if (node.status === "mailbox-stale" && gone !== undefined) {
     return t("statusMailboxStaleFor", { age: relativeAge(gone, locale) });
   }
+  // A mailbox-only node that has never written a status file is still reached through its inbox.
+  if (node.kind === "mailbox" && node.status === "unknown") return t("statusMailboxNoStatus");
   return t(STATUS_KEYS[node.status]);
 }
 
