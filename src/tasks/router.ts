@@ -1,4 +1,4 @@
-import { closestKey, nodeKey, type Locale, type Logger } from "../core/index.js";
+import { closestKey, isClawbridgeError, nodeKey, type Locale, type Logger } from "../core/index.js";
 import type { CardJson, InboundChatMessage } from "../feishu/index.js";
 import type { CommandContext, Command, CommandServices } from "./command-context.js";
 import { tasksMessages } from "./messages.js";
@@ -67,7 +67,15 @@ export class CommandRouter {
       const command = commandOf(ctx);
       if (command) await command.run(ctx);
     };
-    await run(0);
+    try {
+      await run(0);
+    } catch (error) {
+      // Said in the chat as well as logged: a command must never vanish without an answer.
+      ctx.log.error({ err: error, command: ctx.command?.name }, "command failed");
+      const reason = isClawbridgeError(error) ? error.describe(ctx.locale) : ctx.t("commandFailedGeneric");
+      await ctx.reply(ctx.t("commandFailed", { reason })).catch(() => undefined);
+      // The event is not retried: the person has the answer, and a retry could run it twice.
+    }
   }
 
   private context(message: InboundChatMessage): CommandContext {
