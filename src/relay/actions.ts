@@ -5,6 +5,13 @@ export interface ChatPlace {
   chatId: string;
   /** Message id to reply to (keeps a conversation in one thread). */
   replyTo?: string;
+  /**
+   * Reply to an earlier post of ours, named by its `uuid`, whose message id is not known when
+   * planning (an audit line and the answer threaded under it). Posts to one chat go out in
+   * order, so the earlier one has been sent by then; its id is looked up at sending. Unknown
+   * (the bridge restarted in between, or that post failed): posted in the chat unthreaded.
+   */
+  replyToPost?: string;
 }
 
 /** Whom the answer to a delivered envelope goes back to. */

@@ -8,7 +8,7 @@ import type { RelayContext, RelayNode } from "./relay-context.js";
 
 /** The parts of the config the relay reads. */
 export type RelayConfig = Pick<Config, "nodes" | "mailbox" | "relay" | "state"> & {
-  feishu?: { locale?: Locale };
+  feishu?: { locale?: Locale; chats?: readonly string[] };
 };
 
 /**
@@ -46,6 +46,7 @@ export function createRelay(config: RelayConfig, ports: RelayPorts): Relay {
       clock,
     }),
     auditChat: config.relay.auditChat,
+    chats: new Set(config.feishu?.chats ?? []),
     mirrorToChat: config.relay.mirrorToChat,
     t,
     describeStop: (admission) => describeStop(admission, t),

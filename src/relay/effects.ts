@@ -123,17 +123,29 @@ export async function appendToInboxes(
   await mailbox.appendMany(envelopes);
 }
 
-export async function postToChat(chat: ChatPoster | undefined, action: PostAction): Promise<void> {
-  if (!chat) return;
+/**
+ * Posts the action's text; resolves with the message id when the chat reports one.
+ * `sentPost` finds the message id of an earlier post by its uuid (`place.replyToPost`).
+ */
+export async function postToChat(
+  chat: ChatPoster | undefined,
+  action: PostAction,
+  sentPost: (uuid: string) => string | undefined = () => undefined,
+): Promise<string | undefined> {
+  if (!chat) return undefined;
   const mention = action.mention
     ? `<at user_id="${action.mention.openId.replace(/[^A-Za-z0-9_-]/g, "")}">${escapeAtName(action.mention.name ?? "")}</at> `
     : "";
-  await chat.send({
-    chatId: action.place.chatId,
+  const { place } = action;
+  const replyTo = place.replyTo ?? (place.replyToPost ? sentPost(place.replyToPost) : undefined);
+  const sent = await chat.send({
+    chatId: place.chatId,
     content: { kind: "text", text: mention + action.text },
-    ...(action.place.replyTo ? { replyTo: action.place.replyTo } : {}),
+    ...(replyTo ? { replyTo } : {}),
     uuid: action.uuid,
   });
+  const messageId = (sent as { messageId?: unknown } | undefined)?.messageId;
+  return typeof messageId === "string" ? messageId : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ObservedEvent } from "../gateway/index.js";
 import { isGroupSession } from "../gateway/index.js";
 import type { RelayAction } from "./actions.js";
+import { fold, inertMentions } from "./fold.js";
 import { newEnvelope, postUuid, type RelayContext } from "./relay-context.js";
 import { chatSessionKey } from "./session-keys.js";
 
@@ -8,7 +9,9 @@ import { chatSessionKey } from "./session-keys.js";
  * Node ↔ node in the group — the core route (ARCHITECTURE.md "Routes" 1). A node's agent
  * said something in its Feishu group session; other bots never receive it from Feishu.
  * When it addresses another node, that node gets it through its gateway (unless its
- * OpenClaw already hears bots), and its answer is posted in the chat as [node].
+ * OpenClaw already hears bots), and its answer is posted in the chat as [node]. With
+ * `relay.mirrorToChat` the chat first gets the compact audit line [A → B] …, and the answer
+ * is threaded under it. Only the chats the bridge serves (`feishu.chats`) are relayed.
  *
  * Only final `chat` messages of Feishu group sessions count: clawbridge's own sessions
  * (`…:clawbridge:…`) are where answers are delivered, and what an agent says there is not
@@ -19,6 +22,7 @@ export function planFromObserved(event: ObservedEvent, ctx: RelayContext): Relay
   if (!isGroupSession(event.session) || !event.session.chatId) return [];
   const speaker = event.node;
   const chatId = event.session.chatId;
+  if (ctx.chats && ctx.chats.size > 0 && !ctx.chats.has(chatId)) return [];
   const actions: RelayAction[] = [];
   for (const { node } of ctx.book.addressees(event.text, { speaker })) {
     const target = ctx.nodes.get(node);
@@ -47,6 +51,17 @@ export function planFromObserved(event: ObservedEvent, ctx: RelayContext): Relay
       hop: 1,
       conversation: chatId,
     });
+    // The audit line goes first: its post is queued before the delivery, so it is sent before
+    // any answer (posts to one chat go out in order) and the answer can thread under it.
+    const audit = ctx.mirrorToChat ? postUuid(id, "au") : undefined;
+    if (audit) {
+      actions.push({
+        kind: "post",
+        place: { chatId },
+        text: ctx.t("audit", { from: speaker, to: node, content: fold(inertMentions(event.text)) }),
+        uuid: audit,
+      });
+    }
     if (!target.hasGateway) {
       actions.push({ kind: "append", envelope });
       continue;
@@ -57,7 +72,7 @@ export function planFromObserved(event: ObservedEvent, ctx: RelayContext): Relay
       node,
       envelope,
       sessionKey: chatSessionKey(target.agentId, chatId, event.session.topicId),
-      answer: { to: speaker, place: { chatId } },
+      answer: { to: speaker, place: { chatId, ...(audit ? { replyToPost: audit } : {}) } },
     });
   }
   return actions;

@@ -24,6 +24,8 @@ export interface RelayContext {
   book: AddressBook;
   guard: LoopGuard;
   auditChat?: string;
+  /** The Feishu chats served (`feishu.chats`); empty or absent = every chat. */
+  chats?: ReadonlySet<string>;
   mirrorToChat: boolean;
   t: Translate<RelayMessageKey>;
   /** The localised sentence announcing a loop stop. */

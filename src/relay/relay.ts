@@ -63,6 +63,8 @@ const MAILBOX_TARGET = "_mailbox";
 const CHAT_TARGET = "_chat";
 /** Inbox lines of one lane written in one locked append at most. */
 const APPEND_BATCH = 256;
+/** Posts whose message id is kept for a later post to thread under (see `place.replyToPost`). */
+const SENT_POSTS_KEPT = 2_000;
 
 /**
  * Carries out what the routes decide, so that nothing is lost and nothing is applied twice:
@@ -83,6 +85,11 @@ export class Relay {
   /** Agent runs of a delivery that ended in error, in a row (this process). */
   private readonly failedRuns = new Map<string, number>();
   private readonly desk: DeadLetterDesk;
+  /**
+   * Message ids of the latest posts by uuid, for posts threaded under an earlier one
+   * (`place.replyToPost`). In memory: after a restart such an answer is posted unthreaded.
+   */
+  private readonly sentPosts = new Map<string, string>();
 
   constructor(
     private readonly ctx: RelayContext,
@@ -319,10 +326,16 @@ export class Relay {
         : [];
       await this.execute([...mirror, ...planAnswer(action, answer, this.ctx)]);
     } else if (action.kind === "post") {
-      await postToChat(this.ports.chat, action);
+      const messageId = await postToChat(this.ports.chat, action, (uuid) => this.sentPosts.get(uuid));
+      if (messageId) this.rememberPost(action.uuid, messageId);
     }
     await outbox.done(item.id);
     this.replayed.delete(item.id);
+  }
+
+  private rememberPost(uuid: string, messageId: string): void {
+    this.sentPosts.set(uuid, messageId);
+    if (this.sentPosts.size > SENT_POSTS_KEPT) this.sentPosts.delete(this.sentPosts.keys().next().value!);
   }
 
   /**

@@ -89,12 +89,27 @@ describe("route plans", () => {
       at: 1,
       raw: {},
     });
-    const [deliver] = planFromObserved(event('<at user_id="ou_x">AI-PC 助手</at> 跑一下'), ctx);
+    const [audit, deliver] = planFromObserved(event('<at user_id="ou_x">AI-PC 助手</at> 跑一下'), ctx);
+    // The audit line first (posted before any answer), the answer threaded under it.
+    expect(audit).toMatchObject({
+      kind: "post",
+      place: { chatId: "oc_group" },
+      text: "[office-mac → ai-pc] @AI-PC 助手 跑一下",
+    });
     expect(deliver).toMatchObject({
       kind: "deliver",
       node: "ai-pc",
       sessionKey: "agent:main:clawbridge:oc_group",
+      answer: {
+        to: "office-mac",
+        place: { chatId: "oc_group", replyToPost: (audit as { uuid: string }).uuid },
+      },
     });
+    // Without mirrorToChat: only the delivery, answered at the chat's root; a chat not served: nothing.
+    const quiet = planFromObserved(event("@AI电脑 跑一下"), context({ mirrorToChat: false }));
+    expect(quiet.map((a) => a.kind)).toEqual(["deliver"]);
+    expect((quiet[0] as DeliverAction).answer?.place).toEqual({ chatId: "oc_group" });
+    expect(planFromObserved(event("@AI电脑 跑一下"), context({ chats: new Set(["oc_other"]) }))).toEqual([]);
     expect(planFromObserved(event("没有点名"), ctx)).toEqual([]);
     expect(planFromObserved(event("@AI电脑 跑一下", "agent:work:clawbridge:oc_group"), ctx)).toEqual([]);
   });
