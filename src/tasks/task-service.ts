@@ -106,6 +106,7 @@ export class TaskService {
   private again = false;
   private stopped = false;
   private offPool?: () => void;
+  private admission: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: TaskServiceOptions) {
     this.log = (options.logger ?? silentLogger()).child({ component: "tasks" });
@@ -205,7 +206,15 @@ export class TaskService {
   }
 
   /** Checks the target, then queues the task and starts it when a node is free. */
-  async dispatch(request: DispatchRequest): Promise<DispatchResult> {
+  dispatch(request: DispatchRequest): Promise<DispatchResult> {
+    // One admission at a time: commands arrive concurrently, and each must see the queue (and
+    // the slots) as the tasks admitted before it left them, or a burst overruns tasks.maxQueued.
+    const turn = this.admission.then(() => this.admit(request));
+    this.admission = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async admit(request: DispatchRequest): Promise<DispatchResult> {
     if (request.sourceEnvelopeId) {
       const same = this.options.journal.all().find((t) => t.sourceEnvelopeId === request.sourceEnvelopeId);
       if (same) return { ok: true, task: same, position: this.position(same.id) };
