@@ -158,6 +158,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
           .filter((n) => n.bot)
           .map((n) => ({ node: n.name, unionId: n.bot?.unionId, name: n.bot?.name })),
       });
+      await feishu.identify();
     }
     const relay = createRelay(config, { mailbox, gateways, chat: feishu?.outbound, logger, clock });
     await relay.start();

@@ -100,13 +100,24 @@ export class FeishuAdapter {
     return this.botInfo;
   }
 
-  async start(handlers: FeishuHandlers): Promise<void> {
-    const { config } = this.options;
+  /**
+   * Learns who the bridge's bot is (`start` does it too when not done yet). Called before
+   * anything sends: after a restart the task cards' patches fill the app's call budget, and
+   * this call, which goes around the outbound queue, would then meet Feishu's 99991400.
+   */
+  async identify(): Promise<BotInfo> {
+    if (this.botInfo) return this.botInfo;
     this.botInfo = await this.learnBotInfo();
     this.log.info(
-      { bot: this.botInfo.name, openId: this.botInfo.openId, mode: config.mode },
+      { bot: this.botInfo.name, openId: this.botInfo.openId, mode: this.options.config.mode },
       "Feishu bot identified",
     );
+    return this.botInfo;
+  }
+
+  async start(handlers: FeishuHandlers): Promise<void> {
+    const { config } = this.options;
+    await this.identify();
     if (config.chats.length === 0) {
       this.log.warn("feishu.chats is empty: every group the bot is in is served");
     }
