@@ -75,12 +75,23 @@ export class AgentRun implements RunHandle {
       status,
       text: finalText && finalText !== "" ? finalText : this.text,
     });
+    this.release();
   }
 
   fail(error: ClawbridgeError): void {
     if (this.settled) return;
     this.settled = true;
     this.rejectResult(error);
+    this.release();
+  }
+
+  /**
+   * A settled run stays in its client's map for a while (a repeated key gets the same
+   * handle); what only a live run needs goes now, so thousands of finished runs hold little.
+   */
+  private release(): void {
+    this.listeners.clear();
+    this.params = undefined;
   }
 
   abort(): Promise<void> {
