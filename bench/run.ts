@@ -9,6 +9,7 @@ import { ingestBenchmarks } from "./mailbox/ingest.js";
 import { notifyBenchmarks } from "./mailbox/notify.js";
 import { resumeBenchmarks } from "./mailbox/resume.js";
 import { relayBenchmarks } from "./relay/relay.js";
+import { tasksBenchmarks } from "./tasks/tasks.js";
 import type { BenchResult } from "./lib/report.js";
 
 const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
@@ -21,6 +22,7 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "feishu.ws", run: wsBenchmarks },
   { name: "feishu.outbound", run: outboundBenchmarks },
   { name: "relay", run: relayBenchmarks },
+  { name: "tasks", run: tasksBenchmarks },
 ];
 
 const args = process.argv.slice(2);

@@ -1,9 +1,11 @@
 // The bridge in a process of its own, so its RSS and CPU are its own: `bridge-process <config>`
 // (forked with IPC by `Child`; secrets come in the environment). Logs warnings and errors to
-// stderr; answers `stats` with the relay's outboxes and the process's memory.
+// stderr; answers `stats` with the relay's outboxes, the tasks and the process's memory (after
+// a full GC when asked and the child runs with `--expose-gc`).
 import { startBridge } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/core/index.js";
+import { isFinalState } from "../../src/tasks/index.js";
 import { cpuMs, serve } from "./ipc.js";
 
 const RSS_SAMPLE_MS = 20;
@@ -21,7 +23,9 @@ sampler.unref();
 const ready = serve(async (command) => {
   switch (command.type) {
     case "stats": {
-      const rss = process.memoryUsage.rss();
+      if (command.gc) collectGarbage();
+      const memory = process.memoryUsage();
+      const rss = memory.rss;
       peakRss = Math.max(peakRss, rss);
       const outboxes = bridge.relay.stats();
       const answer = {
@@ -30,10 +34,14 @@ const ready = serve(async (command) => {
         pending: Object.values(outboxes).reduce((sum, o) => sum + o.pending, 0),
         outboxes,
         rssMb: rss / MB,
-        heapUsedMb: process.memoryUsage().heapUsed / MB,
+        heapUsedMb: memory.heapUsed / MB,
+        heapTotalMb: memory.heapTotal / MB,
+        externalMb: memory.external / MB,
+        arrayBuffersMb: memory.arrayBuffers / MB,
         peakRssMb: peakRss / MB,
         maxRssMb: (process.resourceUsage().maxRSS * 1024) / MB,
         cpuMs: cpuMs(),
+        tasks: taskCounts(),
       };
       if (command.resetPeak) peakRss = rss;
       return answer;
@@ -47,3 +55,20 @@ const ready = serve(async (command) => {
   }
 });
 ready({ type: "ready", urls: { bridge: bridge.url } });
+
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("bridge-process: stats with gc needs --expose-gc");
+  // Twice: the first pass may only run finalizers that free more on the second.
+  gc();
+  gc();
+}
+
+function taskCounts(): { kept: number; open: number; lastSeq: number } {
+  const kept = bridge.tasks.service.list(Number.MAX_SAFE_INTEGER);
+  return {
+    kept: kept.length,
+    open: kept.filter((task) => !isFinalState(task.state)).length,
+    lastSeq: kept[0]?.seq ?? 0,
+  };
+}

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { projectRoot } from "../../test/helpers/spawn.js";
-import type { ReplyScript } from "../../src/sim/fake-gateway.js";
+import type { ReplyScript, RunInfo } from "../../src/sim/fake-gateway.js";
 import { within } from "../lib/within.js";
 
 /** An `agent` request as it arrived at a fake gateway: `at` is the fake's `received[].at`. */
@@ -14,10 +14,29 @@ export interface Arrival {
   at: number;
 }
 
+/** When an `agent` run ended at a fake gateway: `at` is just after it sent its final events. */
+export interface RunEnd {
+  node: string;
+  /** The run id (the request's idempotency key). */
+  runId: string;
+  status: RunInfo["status"];
+  at: number;
+}
+
+/** One `agent` run as a fake gateway holds it now. */
+export interface RunState {
+  runId: string;
+  status: RunInfo["status"];
+  /** The assistant text streamed so far (the final text once finished). */
+  text: string;
+}
+
 /** `fakes-process.ts <spec JSON>`: the fake gateways it starts. */
 export interface FakesSpec {
   token: string;
   nodes: { name: string; script: ReplyScript }[];
+  /** Record when each `agent` run ends (taken with `ends`); off by default. */
+  recordEnds?: boolean;
 }
 
 /** Parent → child; every command carries an `id` its answer repeats. */
@@ -26,14 +45,23 @@ export type Command =
   | { id: number; type: "say"; node: string; chatId: string; text: string }
   /** Fakes: the arrivals recorded since the last `drain`; answers `arrivals`. */
   | { id: number; type: "drain" }
-  /** Bridge: `relay.stats()` and memory; answers `stats`. */
-  | { id: number; type: "stats"; resetPeak?: boolean }
+  /** Fakes: the run ends recorded since the last `ends` (`recordEnds`); answers `ends`. */
+  | { id: number; type: "ends" }
+  /** Fakes: every `agent` run of `node`'s fake as it is now; answers `runs`. */
+  | { id: number; type: "runs"; node: string }
+  /**
+   * Bridge: `relay.stats()`, the tasks and memory; answers `stats`. With `gc`, a full garbage
+   * collection first (the child needs `--expose-gc`, see `Child`'s `execArgv`).
+   */
+  | { id: number; type: "stats"; resetPeak?: boolean; gc?: boolean }
   /** Both: close everything and exit; answers `stopped` first. */
   | { id: number; type: "stop" };
 
 export type Answer =
   | { id: number; type: "said"; runId: string; at: number }
   | { id: number; type: "arrivals"; arrivals: Arrival[]; cpuMs: number }
+  | { id: number; type: "ends"; ends: RunEnd[] }
+  | { id: number; type: "runs"; runs: RunState[] }
   | {
       id: number;
       type: "stats";
@@ -41,14 +69,23 @@ export type Answer =
       outboxes: Record<string, { pending: number; inFlight: number }>;
       rssMb: number;
       heapUsedMb: number;
+      heapTotalMb: number;
+      /** C++ objects bound to JS, Buffers included (`memoryUsage().external`). */
+      externalMb: number;
+      arrayBuffersMb: number;
       /** Highest RSS sampled (every 20 ms) since the last `resetPeak`. */
       peakRssMb: number;
       /** The process's lifetime peak (`resourceUsage().maxRSS`). */
       maxRssMb: number;
       cpuMs: number;
+      /** The task layer: tasks the journal keeps, how many are open, the highest task number. */
+      tasks: { kept: number; open: number; lastSeq: number };
     }
   | { id: number; type: "stopped" }
   | { id: number; type: "error"; message: string };
+
+/** The bridge's answer to `stats`. */
+export type StatsAnswer = Extract<Answer, { type: "stats" }>;
 
 /** First message of a child: it is up. */
 export interface Ready {
@@ -73,12 +110,21 @@ export class Child {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (a: Answer) => void; reject: (e: Error) => void }>();
 
-  constructor(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; readyMs?: number } = {}) {
+  constructor(
+    script: string,
+    args: string[],
+    options: { env?: NodeJS.ProcessEnv; readyMs?: number; execArgv?: string[] } = {},
+  ) {
     const profile = process.env.CLAWBRIDGE_BENCH_PROF;
     this.process = fork(path.resolve(projectRoot, script), args, {
       cwd: projectRoot,
       env: { ...process.env, ...options.env },
-      execArgv: ["--import", tsxLoader, ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [])],
+      execArgv: [
+        ...(options.execArgv ?? []),
+        "--import",
+        tsxLoader,
+        ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+      ],
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
     this.process.stderr!.setEncoding("utf8").on("data", (chunk: string) => {

@@ -6,6 +6,8 @@ import type { EmulatedMessage, Emitted, Person } from "../../../src/sim/feishu/i
 import { readTasks, type Task, type TaskState } from "../../../src/tasks/index.js";
 import type { BridgeWorld } from "../../helpers/bridge.js";
 import { waitFor } from "../../helpers/wait.js";
+export { buttonValues, cardText, cardTitle } from "../../helpers/card-reading.js";
+import { cardText, cardTitle } from "../../helpers/card-reading.js";
 
 /** What the task lifecycle tests share: commands, cards, the folder's record, the journal. */
 
@@ -58,47 +60,6 @@ export function cardWhen(
     },
     { what: () => `${what} (card now: ${describeCard(cardOf(world, said))})`, timeoutMs },
   );
-}
-
-/** The card's header title. */
-export function cardTitle(card: Pick<EmulatedMessage, "content"> | undefined): string {
-  const content = card?.content as { header?: { title?: { content?: string } } } | undefined;
-  return content?.header?.title?.content ?? "";
-}
-
-/** Every piece of text on a card (header, plain text, markdown, buttons), one per line. */
-export function cardText(content: unknown): string {
-  const parts: string[] = [];
-  const walk = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(walk);
-    else if (value && typeof value === "object") {
-      for (const [key, inner] of Object.entries(value)) {
-        if (key === "content" && typeof inner === "string") parts.push(inner);
-        else walk(inner);
-      }
-    }
-  };
-  walk(content);
-  return parts.join("\n").replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
-}
-
-/** Every callback button value on a card. */
-export function buttonValues(content: unknown): Record<string, unknown>[] {
-  const values: Record<string, unknown>[] = [];
-  const walk = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(walk);
-    else if (value && typeof value === "object") {
-      const record = value as Record<string, unknown>;
-      if (record.tag === "button" && Array.isArray(record.behaviors)) {
-        for (const behavior of record.behaviors as Record<string, unknown>[]) {
-          if (behavior.type === "callback") values.push(behavior.value as Record<string, unknown>);
-        }
-      }
-      Object.values(record).forEach(walk);
-    }
-  };
-  walk(content);
-  return values;
 }
 
 export function describeCard(card: EmulatedMessage | undefined): string {
