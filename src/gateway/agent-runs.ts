@@ -8,6 +8,7 @@ import {
 } from "./frames.js";
 import { gatewayError } from "./gateway-errors.js";
 import { AgentRun } from "./run.js";
+import { messageRunId, sightRun } from "./run-lookup.js";
 import { runFailedBecauseError, runFailedError, runLostError, runTimeoutError } from "./run-errors.js";
 import type { AttachRunRequest, RunAgentRequest, RunHandle } from "./types.js";
 
@@ -44,10 +45,20 @@ function asError(error: unknown, code: "CB_GATEWAY_RUN_FAILED" | "CB_GATEWAY_UNR
   return isClawbridgeError(error) ? error : new ClawbridgeError(code, String(error));
 }
 
+/** The final text of an `agent` answer (`result.payloads`) or an `agent.wait` answer (`terminalReply`). */
 function payloadText(payload: unknown): string {
-  const value = (payload ?? {}) as { result?: { payloads?: { text?: string }[] } };
-  return value.result?.payloads?.map((p) => p.text ?? "").join("") ?? "";
+  const value = (payload ?? {}) as {
+    result?: { payloads?: { text?: string }[] };
+    terminalReply?: { text?: unknown };
+  };
+  const payloads = value.result?.payloads;
+  if (payloads) return payloads.map((p) => p.text ?? "").join("");
+  return typeof value.terminalReply?.text === "string" ? value.terminalReply.text : "";
 }
+
+/** The first `agent.wait` is short, so a run the gateway lost is found out within a second or two. */
+const FIRST_WAIT_MS = 1_000;
+const WAIT_MS = 25_000;
 
 /**
  * The agent runs of one gateway client. A run is sent once; if the link drops before the
@@ -216,10 +227,17 @@ export class AgentRuns {
 
   /** A final `agent`/`agent.wait` payload → the run's result. */
   private settle(run: AgentRun, payload: unknown): void {
-    const value = (payload ?? {}) as { status?: string; summary?: string; error?: unknown };
+    const value = (payload ?? {}) as {
+      status?: string;
+      summary?: string;
+      error?: unknown;
+      stopReason?: unknown;
+    };
     const text = payloadText(payload);
     const status = String(value.status ?? "ok");
-    if (status === "aborted" || status === "cancelled" || status === "canceled")
+    // openclaw 2026.9.6 answers `agent.wait` for a run stopped by `chat.abort` with error + stopReason "rpc".
+    const abortedByCall = status === "error" && value.stopReason === "rpc";
+    if (status === "aborted" || status === "cancelled" || status === "canceled" || abortedByCall)
       return run.finish("aborted", text);
     if (status === "error" || status === "failed") {
       const reason = typeof value.error === "string" ? value.error : value.summary;
@@ -228,12 +246,18 @@ export class AgentRuns {
     run.finish("ok", text);
   }
 
-  /** Awaits a run the gateway already has (after a reconnect or an `in_flight` answer). */
+  /**
+   * Awaits a run the gateway already has (after a reconnect, an `in_flight` answer, or a
+   * restart of ours). `agent.wait` answers `timeout` alike for a run still going and for one
+   * the gateway lost, so each `timeout` is followed by a look at the session's history.
+   */
   private async wait(run: AgentRun): Promise<void> {
     run.detached = false;
     const { clock } = this.link;
+    let nextWaitMs = FIRST_WAIT_MS;
     while (!run.settled && clock.now() < run.deadline) {
-      const waitMs = Math.min(run.deadline - clock.now(), 25_000);
+      const waitMs = Math.min(run.deadline - clock.now(), nextWaitMs);
+      nextWaitMs = WAIT_MS;
       try {
         const result = (await this.link.send(
           "agent.wait",
@@ -243,7 +267,11 @@ export class AgentRuns {
           status?: string;
         };
         if (run.settled) return;
-        if (result?.status === "timeout" || (result?.status && !FINAL_STATES.has(result.status))) continue;
+        if (result?.status === "timeout") {
+          await this.sight(run);
+          continue;
+        }
+        if (result?.status && !FINAL_STATES.has(result.status)) continue; // queued ("pending")
         if (payloadText(result) === "" && run.text === "") await this.fillFromHistory(run);
         this.settle(run, result);
         return;
@@ -266,6 +294,25 @@ export class AgentRuns {
     }
   }
 
+  /**
+   * The session's history on the run: still going (its text so far shown, which a restarted
+   * bridge had lost), finished while nobody waited, or gone. When the history cannot be read
+   * the run is simply waited on.
+   */
+  private async sight(run: AgentRun): Promise<void> {
+    let answer: unknown;
+    try {
+      answer = await this.link.send("chat.history", { sessionKey: run.sessionKey, limit: 20 }, 10_000);
+    } catch {
+      return;
+    }
+    if (run.settled) return;
+    const seen = sightRun(answer, run.runId);
+    if (seen.kind === "running" && seen.text) run.progress(seen.text);
+    else if (seen.kind === "finished") run.finish("ok", seen.text);
+    else if (seen.kind === "gone") run.fail(runLostError(this.link.node, run.runId));
+  }
+
   /** The final text from the session's history, when the wait result carries none. */
   private async fillFromHistory(run: AgentRun): Promise<void> {
     try {
@@ -274,11 +321,12 @@ export class AgentRuns {
         { sessionKey: run.sessionKey, limit: 20 },
         10_000,
       )) as {
-        messages?: { role?: string; runId?: string }[];
+        messages?: { role?: string }[];
       };
-      const mine = [...(history.messages ?? [])]
-        .reverse()
-        .find((m) => m.role === "assistant" && (m.runId === undefined || m.runId === run.runId));
+      const mine = [...(history.messages ?? [])].reverse().find((m) => {
+        const runId = messageRunId(m);
+        return m.role === "assistant" && (runId === undefined || runId === run.runId);
+      });
       if (mine) run.progress(messageText(mine));
     } catch {
       // The result stands without text; the events may have carried it.

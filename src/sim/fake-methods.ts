@@ -105,7 +105,21 @@ export function createMethods(engine: RunEngine): Record<string, MethodHandler> 
       const p = parse(chatHistoryParams, "chat.history", params, reply);
       if (!p) return;
       const messages = engine.sessions.history(p.sessionKey, p.limit ?? DEFAULT_HISTORY_LIMIT);
-      reply(okBody({ sessionKey: p.sessionKey, messages }));
+      // As openclaw 2026.9.6: whether a run is active, and the one in flight with its text so
+      // far; `activeRunIds` only when idle (the real gateway leaves it out while one runs).
+      const running = engine.runningIn(p.sessionKey);
+      reply(
+        okBody({
+          sessionKey: p.sessionKey,
+          messages,
+          sessionInfo: running
+            ? { hasActiveRun: true, status: "running" }
+            : { hasActiveRun: false, activeRunIds: [] },
+          ...(running
+            ? { inFlightRun: { runId: running.runId, text: running.text, startedAt: running.startedAt } }
+            : {}),
+        }),
+      );
     },
 
     "chat.abort": (params, { reply }) => {

@@ -35,6 +35,25 @@ export function finalPayload(run: RunInfo): Record<string, unknown> {
   };
 }
 
+/**
+ * `agent.wait`'s answer for a finished run, in openclaw 2026.9.6's shape (checked against the
+ * real gateway): the text in `terminalReply`, no `result.payloads`; a run stopped by
+ * `chat.abort` is `error` with `stopReason: "rpc"`.
+ */
+export function waitPayload(run: RunInfo): Record<string, unknown> {
+  const { runId, status, text, error, startedAt, endedAt } = run;
+  if (status === "error") return { runId, status, startedAt, endedAt, error };
+  if (status === "aborted") return { runId, status: "error", startedAt, endedAt, stopReason: "rpc" };
+  return {
+    runId,
+    status,
+    startedAt,
+    endedAt,
+    stopReason: "stop",
+    terminalReply: { disposition: "visible", text },
+  };
+}
+
 /** `agent`'s second answer: ok/aborted payload, or `AGENT_FAILED`. */
 export function finalBody(run: RunInfo): ResponseBody {
   if (run.status === "error") return errorBody("AGENT_FAILED", run.error ?? "agent failed");

@@ -5,12 +5,11 @@ import {
   DEFAULT_DELAY_MS,
   assistantMessage,
   finalBody,
-  finalPayload,
+  waitPayload,
   splitText,
 } from "./fake-run-shapes.js";
 import { FakeSessions } from "./fake-sessions.js";
 import {
-  errorBody,
   okBody,
   type ReplyScript,
   type ResponseBody,
@@ -133,7 +132,6 @@ export class RunEngine {
         role: "user",
         content: [{ type: "text", text: request.message }],
         timestamp: run.info.startedAt,
-        runId: run.info.runId,
       });
     }
     this.host.onRunStarted({ ...run.info });
@@ -145,10 +143,17 @@ export class RunEngine {
     return { ...run.info };
   }
 
-  /** The `agent.wait` answer: waits up to `timeoutMs` for the run to finish. */
+  /**
+   * The `agent.wait` answer: waits up to `timeoutMs` for the run to finish. As openclaw
+   * 2026.9.6 does, a run it does not know is waited for just the same and answered
+   * `timeout` — only `chat.history` tells a lost run from a long one.
+   */
   async wait(runId: string, timeoutMs: number): Promise<ResponseBody> {
     const run = this.runs.get(runId);
-    if (!run) return errorBody("NOT_FOUND", "unknown run");
+    if (!run) {
+      await new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+      return okBody({ runId, status: "timeout" });
+    }
     if (run.info.status === "running") {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise((resolve) => {
@@ -159,7 +164,15 @@ export class RunEngine {
       clearTimeout(timer);
     }
     if (run.info.status === "running") return okBody({ runId, status: "timeout" });
-    return okBody({ ...finalPayload(run.info), startedAt: run.info.startedAt, endedAt: run.info.endedAt });
+    return okBody(waitPayload(run.info));
+  }
+
+  /** The session's running run, as `chat.history` reports it (`inFlightRun`), if any. */
+  runningIn(sessionKey: string): RunInfo | undefined {
+    for (const run of this.runs.values()) {
+      if (run.info.sessionKey === sessionKey && run.info.status === "running") return { ...run.info };
+    }
+    return undefined;
   }
 
   /** Aborts the running runs of a session (only `runId` when given); returns their ids. */
@@ -256,7 +269,7 @@ export class RunEngine {
       if (status === "ok") {
         this.emitAgent(run, "lifecycle", { phase: "end" });
         const message = assistantMessage(info.text);
-        this.sessions.append(info.sessionKey, { ...message, runId: info.runId });
+        this.sessions.append(info.sessionKey, { ...message, __openclaw: { runId: info.runId } });
         this.emitChat(run, "final", { message });
       } else if (status === "error") {
         this.emitAgent(run, "lifecycle", { phase: "error", error });
@@ -264,7 +277,7 @@ export class RunEngine {
       } else {
         this.emitAgent(run, "lifecycle", { phase: "end", aborted: true });
         const message = info.text ? assistantMessage(info.text) : undefined;
-        if (message) this.sessions.append(info.sessionKey, { ...message, runId: info.runId });
+        if (message) this.sessions.append(info.sessionKey, { ...message, __openclaw: { runId: info.runId } });
         this.emitChat(run, "aborted", message ? { message } : {});
       }
       if (info.origin === "agent") run.reply?.(finalBody(run.info));

@@ -1,9 +1,12 @@
-/** One transcript message, in the shape `chat.history` returns. */
+/**
+ * One transcript message, in the shape `chat.history` returns. openclaw 2026.9.6 carries the
+ * run id of an assistant message in `__openclaw.runId` (checked against the real gateway).
+ */
 export interface HistoryMessage {
   role: "user" | "assistant";
   content: { type: "text"; text: string }[];
   timestamp: number;
-  runId?: string;
+  __openclaw?: { runId?: string };
 }
 
 interface Session {

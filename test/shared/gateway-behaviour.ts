@@ -125,6 +125,47 @@ export function gatewayBehaviour(
       expect(target.runsWith(marker)).toBe(1);
     });
 
+    it("re-attaches to another connection's run by its id (a restarted bridge): the final text, no second run", async () => {
+      const runner = (await client()).client;
+      const successor = (await client()).client;
+      await Promise.all([runner.ready(20_000), successor.ready(20_000)]);
+      const marker = `w${Date.now().toString(36)}`;
+      const sessionKey = `agent:main:clawbridge:attach-${marker}`;
+      const runId = `conf-attach-${marker}`;
+      const started = runner.runAgent({
+        prompt: `SLOW ${marker}`,
+        sessionKey,
+        idempotencyKey: runId,
+        timeoutMs: runTimeout * 2,
+      });
+      let deltas = 0;
+      started.onEvent((e) => e.kind === "delta" && deltas++);
+      await waitFor(() => deltas > 0, { timeoutMs: runTimeout, what: "the first delta" });
+      const attached = successor.attachRun({ runId, sessionKey, timeoutMs: runTimeout * 2 });
+      const [first, second] = await Promise.all([started.result, attached.result]);
+      expect(first.status).toBe("ok");
+      expect(second).toMatchObject({ runId, status: "ok", text: first.text });
+      expect(target.runsWith(marker)).toBe(1);
+    });
+
+    // Its deadline is ten minutes away: only finding out from the session ends it within the test's time.
+    it("a run id the gateway does not know is reported lost, not waited on until its deadline", async () => {
+      const { client: c } = await client();
+      await c.ready(20_000);
+      const marker = `l${Date.now().toString(36)}`;
+      const lost = c.attachRun({
+        runId: `conf-lost-${marker}`,
+        sessionKey: `agent:main:clawbridge:lost-${marker}`,
+        timeoutMs: 10 * 60_000,
+      });
+      const error: unknown = await lost.result.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isClawbridgeError(error, "CB_GATEWAY_RUN_FAILED")).toBe(true);
+      expect(String((error as Error).message)).toContain("no longer knows");
+    });
+
     it("aborts a run (chat.abort): the result says aborted", async () => {
       const { client: c } = await client();
       await c.ready(20_000);

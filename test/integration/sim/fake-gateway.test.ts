@@ -433,13 +433,16 @@ describe("fake gateway: agent runs", () => {
     expect((await client.response(id, 2)).payload).toMatchObject({ runId: "stuck", status: "aborted" });
     await waitFor(() => client.runTrace("stuck").includes("chat:aborted"));
     expect(client.runTrace("stuck")).toEqual(["agent:lifecycle", "agent:lifecycle", "chat:aborted"]);
+    // openclaw 2026.9.6's shapes: an aborted run is waited out as error/"rpc"; a run it does
+    // not know is waited for and answered `timeout`, like one still going.
     expect((await client.call("agent.wait", { runId: "stuck", timeoutMs: 1000 })).payload).toMatchObject({
       runId: "stuck",
-      status: "aborted",
+      status: "error",
+      stopReason: "rpc",
     });
-    expect((await client.call("agent.wait", { runId: "nope", timeoutMs: 10 })).error).toEqual({
-      code: "NOT_FOUND",
-      message: "unknown run",
+    expect((await client.call("agent.wait", { runId: "nope", timeoutMs: 10 })).payload).toEqual({
+      runId: "nope",
+      status: "timeout",
     });
   });
 
@@ -465,7 +468,7 @@ describe("fake gateway: agent runs", () => {
     expect((await client.call("agent.wait", { runId: "s1", timeoutMs: 10 })).payload).toMatchObject({
       runId: "s1",
       status: "ok",
-      result: { payloads: [{ text: "echo: hi" }] },
+      terminalReply: { text: "echo: hi" },
     });
   });
 
@@ -486,10 +489,23 @@ describe("fake gateway: agent runs", () => {
       "user:two",
       "assistant:re: two",
     ]);
-    expect(history.messages[2]).toMatchObject({ runId: "h1", timestamp: expect.any(Number) });
-    expect((await client.call("chat.history", { sessionKey: "agent:main:empty" })).payload.messages).toEqual(
-      [],
-    );
+    expect(history.messages[2]).toMatchObject({ __openclaw: { runId: "h1" }, timestamp: expect.any(Number) });
+    expect(history.sessionInfo).toEqual({ hasActiveRun: false, activeRunIds: [] });
+    expect(history).not.toHaveProperty("inFlightRun");
+    const empty = (await client.call("chat.history", { sessionKey: "agent:main:empty" })).payload;
+    expect(empty.messages).toEqual([]);
+    expect(empty.sessionInfo).toEqual({ hasActiveRun: false, activeRunIds: [] });
+  });
+
+  it("chat.history names the run in flight with its text so far", async () => {
+    const gateway = await start({ script: { kind: "text", text: "abcdef", chunks: 3, delayMs: 2_000 } });
+    const client = await connected(gateway);
+    const sessionKey = "agent:main:flight";
+    client.request("agent", { message: "go", sessionKey, idempotencyKey: "fl1" });
+    await waitFor(() => client.runTrace("fl1").includes("chat:delta"));
+    const history = (await client.call("chat.history", { sessionKey })).payload;
+    expect(history.sessionInfo).toEqual({ hasActiveRun: true, status: "running" });
+    expect(history.inFlightRun).toMatchObject({ runId: "fl1", text: "ab" });
   });
 
   it("says scripted text in a Feishu group session, seen by every operator and kept in history", async () => {
