@@ -9,6 +9,7 @@ export * from "./logger.js";
 export * from "./atomic-write.js";
 export * from "./recent-ids.js";
 export * from "./did-you-mean.js";
+export * from "./inert-mentions.js";
 export * from "./id-log.js";
 export * from "./lock-record.js";
 export * from "./held-locks.js";

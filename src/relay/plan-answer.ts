@@ -1,4 +1,4 @@
-import { CLAWBRIDGE_SOURCE, NODE_NAME_PATTERN } from "../core/index.js";
+import { CLAWBRIDGE_SOURCE, inertMentions, NODE_NAME_PATTERN } from "../core/index.js";
 import type { AnswerRoute, DeliverAction, RelayAction } from "./actions.js";
 import { fold } from "./fold.js";
 import { newEnvelope, postUuid, type RelayContext } from "./relay-context.js";
@@ -63,8 +63,8 @@ export function planAnswer(delivered: DeliverAction, text: string, ctx: RelayCon
       place: answer.place,
       text:
         answer.label === "pair"
-          ? ctx.t("audit", { from: delivered.node, to: answer.to, content: fold(text) })
-          : ctx.t("answer", { node: delivered.node, text }),
+          ? ctx.t("audit", { from: delivered.node, to: answer.to, content: fold(inertMentions(text)) })
+          : ctx.t("answer", { node: delivered.node, text: inertMentions(text) }),
       uuid: postUuid(reply.id, "an"),
     });
   }

@@ -1,4 +1,4 @@
-import { CLAWBRIDGE_SOURCE, type Envelope } from "../core/index.js";
+import { CLAWBRIDGE_SOURCE, inertMentions, type Envelope } from "../core/index.js";
 import type { RelayAction } from "./actions.js";
 import { fold } from "./fold.js";
 import { postUuid, type RelayContext } from "./relay-context.js";
@@ -48,7 +48,7 @@ export function planFromMailbox(envelope: Envelope, ctx: RelayContext): RelayAct
     actions.push({
       kind: "post",
       place: { chatId: ctx.auditChat },
-      text: ctx.t("audit", { from, to: envelope.to, content: fold(envelope.content) }),
+      text: ctx.t("audit", { from, to: envelope.to, content: fold(inertMentions(envelope.content)) }),
       uuid: postUuid(envelope.id, "au"),
     });
   }

@@ -1,7 +1,8 @@
 import type { ObservedEvent } from "../gateway/index.js";
 import { isGroupSession } from "../gateway/index.js";
 import type { RelayAction } from "./actions.js";
-import { fold, inertMentions } from "./fold.js";
+import { inertMentions } from "../core/index.js";
+import { fold } from "./fold.js";
 import { newEnvelope, postUuid, type RelayContext } from "./relay-context.js";
 import { chatSessionKey } from "./session-keys.js";
 

@@ -1,4 +1,5 @@
 import {
+  inertMentions,
   CLAWBRIDGE_SOURCE,
   nodeKey,
   silentLogger,
@@ -66,7 +67,7 @@ export class MailboxIntake {
           {
             kind: "post",
             place: { chatId: thread.chatId, replyTo: thread.replyTo },
-            text: t("answerLine", { node: thread.node, text: envelope.content }),
+            text: t("answerLine", { node: thread.node, text: inertMentions(envelope.content) }),
             uuid: postUuid(envelope.id, "an"),
           },
         ]);

@@ -17,12 +17,3 @@ const SPECIAL = /[\\`*_~[\]()<>#+\-!|{}&$:"'.=/@]/g;
 export function escapeMarkdown(text: string): string {
   return text.replace(SPECIAL, (char) => `&#${char.charCodeAt(0)};`);
 }
-
-/**
- * Text for a `text` message that can mention nobody: a zero-width space after `<` in
- * `<at …>` breaks the tag, and one after `@` keeps "@所有人" / "@all" from reading as the
- * mention. What people read is unchanged.
- */
-export function defangMentions(text: string): string {
-  return text.replace(/<(\s*at\b)/gi, "<\u200b$1").replace(/@(所有人|all\b)/gi, "@\u200b$1");
-}

@@ -19,6 +19,6 @@ export { watchCard, MAX_WATCH_ITEMS, type WatchItem, type WatchCardOptions } fro
 export { textCard } from "./text-card.js";
 export { CARD_CALLBACKS, DISPATCH_FORM_FIELDS } from "./callbacks.js";
 export { formatDuration, formatClock, relativeAge, timeAgo } from "./durations.js";
-export { escapeMarkdown, defangMentions } from "./escape-markdown.js";
+export { escapeMarkdown } from "./escape-markdown.js";
 export { cardBytes, CARD_BUDGET_BYTES, type HeaderColor, type ButtonValue } from "./card-parts.js";
 export { taskCardsMessages, type TaskCardsMessageKey } from "./messages.js";

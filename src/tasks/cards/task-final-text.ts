@@ -1,7 +1,7 @@
 import { isFinalState, type Task } from "../types.js";
 import { foldLine } from "./clip-text.js";
 import { formatDuration } from "./durations.js";
-import { defangMentions } from "./escape-markdown.js";
+import { inertMentions } from "../../core/index.js";
 import { taskCardsMessages as m, type TaskCardsMessageKey } from "./messages.js";
 import { taskDurationMs, taskStateLabel } from "./task-state.js";
 
@@ -32,5 +32,5 @@ export function taskFinalText(task: Task, now: number): string {
   const key = FINAL_KEYS[task.state as keyof typeof FINAL_KEYS];
   const sentence = t(key, { id: task.id, details });
   const reason = task.state !== "done" && task.reason ? foldLine(task.reason, REASON_CHARS) : "";
-  return reason === "" ? sentence : sentence + t("reasonSuffix", { reason: defangMentions(reason) });
+  return reason === "" ? sentence : sentence + t("reasonSuffix", { reason: inertMentions(reason) });
 }

@@ -10,7 +10,9 @@ import {
   planFromObserved,
   postUuid,
   relayMessages,
+  type AppendAction,
   type DeliverAction,
+  type PostAction,
   type RelayContext,
 } from "../../../src/relay/index.js";
 import { describeStop } from "../../../src/relay/loop-guard.js";
@@ -154,6 +156,21 @@ describe("route plans", () => {
       node: "office-mac",
       sessionKey: "agent:work:clawbridge:from-ai-pc",
     });
+  });
+
+  it("an agent's answer and a mailbox line are posted unable to mention anyone; the inbox keeps them as written", () => {
+    const ctx = context();
+    const [toPerson] = planTell(tell("ai-pc", "hi"), ctx) as DeliverAction[];
+    const loud = '<at user_id="all"></at> 开会 @所有人';
+    const [kept, posted] = planAnswer(toPerson!, loud, ctx) as [AppendAction, PostAction];
+    expect(kept.envelope.content).toBe(loud);
+    expect(posted.text).not.toMatch(/<\s*at|@所有人/);
+    expect(posted.text.replace(/\u200b/g, "")).toContain(loud);
+    const line = { id: "m2", from: "office-mac", to: "ai-pc", timestamp: "2026-11-25T20:00:00+08:00" };
+    const audit = planFromMailbox({ ...line, type: "message", content: loud }, ctx).find(
+      (a) => a.kind === "post",
+    );
+    expect((audit as PostAction).text).not.toMatch(/<\s*at|@所有人/);
   });
 
   it("post uuids stay within 50 characters and apart for long ids", () => {

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import type { CardJson } from "../../../src/feishu/index.js";
 import {
   cardBytes,
-  defangMentions,
   escapeMarkdown,
   formatClock,
   formatDuration,
@@ -314,13 +313,6 @@ describe("escaping", () => {
     expect(escaped).toContain("&#91;x&#93;&#40;http&#58;&#47;&#47;e&#41;");
     expect(escapeMarkdown("AI电脑 训练\n第二行")).toBe("AI电脑 训练\n第二行");
     expect(escapeMarkdown("&#42;")).toBe("&#38;&#35;42;");
-  });
-
-  it("defangMentions breaks <at> tags and @所有人 without changing what people read", () => {
-    const defanged = defangMentions('<at user_id="all"></at> @所有人 @all <AT id=ou_1>');
-    expect(defanged).not.toMatch(/<\s*at/i);
-    expect(defanged).not.toContain("@所有人");
-    expect(defanged.replace(/\u200b/g, "")).toBe('<at user_id="all"></at> @所有人 @all <AT id=ou_1>');
   });
 });
 
