@@ -93,6 +93,7 @@ export function createTasks(config: TasksConfig, ports: TasksPorts): Tasks {
   const watches = new Watches({
     gateways: ports.gateways,
     tasks: service,
+    journal,
     ...(ports.chat ? { chat: ports.chat } : {}),
     clock,
     logger: ports.logger,
@@ -177,6 +178,7 @@ export function createTasks(config: TasksConfig, ports: TasksPorts): Tasks {
       await service.start();
       board.start();
       pairing.start();
+      watches.restore();
     },
     stop: async () => {
       await watches.stop();

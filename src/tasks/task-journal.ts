@@ -3,7 +3,7 @@ import { z } from "zod";
 import { Journal, LOCALES, readJournalLines, silentLogger, type Logger } from "../core/index.js";
 import { isFinalState, type Task } from "./types.js";
 
-/** `state.dir/tasks.jsonl`: every task's latest copy, the id counter, pairing cards. */
+/** `state.dir/tasks.jsonl`: every task's latest copy, the id counter, pairing cards, threads, watches. */
 export const TASKS_FILE = "tasks.jsonl";
 
 /** Finished tasks kept (for `/tasks`, `/task`, Retry); open ones are always kept. */
@@ -57,6 +57,15 @@ const threadSchema = z.object({
 });
 export type MailboxThread = z.infer<typeof threadSchema>;
 
+/** A chat's `/watch` card, followed again after a restart until `/unwatch`. */
+const watchSchema = z.object({
+  chatId: z.string(),
+  node: z.string(),
+  locale: z.enum(LOCALES),
+  messageId: z.string(),
+});
+export type WatchRecord = z.infer<typeof watchSchema>;
+
 const recordSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("task"), task: taskSchema }),
   z.object({ op: z.literal("seq"), next: z.number().int().positive() }),
@@ -64,10 +73,14 @@ const recordSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("pairing-gone"), node: z.string() }),
   z.object({ op: z.literal("thread"), thread: threadSchema }),
   z.object({ op: z.literal("thread-done"), envelopeId: z.string() }),
+  z.object({ op: z.literal("watch"), watch: watchSchema }),
+  z.object({ op: z.literal("watch-gone"), chatId: z.string() }),
 ]);
 type TaskRecord = z.infer<typeof recordSchema>;
 
 const MAX_THREADS = 2_000;
+/** One watch per chat; more chats than this is not a group bot's life. */
+const MAX_WATCHES = 1_000;
 
 /**
  * The task journal: each change of a task is its whole new copy, so recovery is "the last
@@ -78,6 +91,7 @@ export class TaskJournal {
   readonly file: string;
   private readonly tasks = new Map<string, Task>();
   private readonly pairing = new Map<string, PairingCardRecord>();
+  private readonly watchCards = new Map<string, WatchRecord>();
   private readonly threads = new Map<string, MailboxThread>();
   private readonly journal: Journal;
   private readonly keepFinished: number;
@@ -159,6 +173,21 @@ export class TaskJournal {
     return this.journal.append({ line: JSON.stringify(record), apply: () => this.apply(record) });
   }
 
+  watches(): WatchRecord[] {
+    return [...this.watchCards.values()];
+  }
+
+  putWatch(watch: WatchRecord): Promise<void> {
+    const record: TaskRecord = { op: "watch", watch };
+    return this.journal.append({ line: JSON.stringify(record), apply: () => this.apply(record) });
+  }
+
+  dropWatch(chatId: string): Promise<void> {
+    if (!this.watchCards.has(chatId)) return Promise.resolve();
+    const record: TaskRecord = { op: "watch-gone", chatId };
+    return this.journal.append({ line: JSON.stringify(record), apply: () => this.apply(record) });
+  }
+
   /** Rewrites the file to what it means now (the owner's bound does this by itself as it grows). */
   compact(): Promise<void> {
     return this.journal.compact();
@@ -198,6 +227,14 @@ export class TaskJournal {
       case "thread-done":
         this.threads.delete(record.envelopeId);
         break;
+      case "watch":
+        this.watchCards.delete(record.watch.chatId);
+        this.watchCards.set(record.watch.chatId, record.watch);
+        if (this.watchCards.size > MAX_WATCHES) this.watchCards.delete(this.watchCards.keys().next().value!);
+        break;
+      case "watch-gone":
+        this.watchCards.delete(record.chatId);
+        break;
     }
   }
 
@@ -215,6 +252,7 @@ export class TaskJournal {
     const lines = [JSON.stringify({ op: "seq", next: this.nextSeq } satisfies TaskRecord)];
     for (const card of this.pairing.values()) lines.push(JSON.stringify({ op: "pairing", card }));
     for (const thread of this.threads.values()) lines.push(JSON.stringify({ op: "thread", thread }));
+    for (const watch of this.watchCards.values()) lines.push(JSON.stringify({ op: "watch", watch }));
     for (const task of this.tasks.values()) lines.push(JSON.stringify({ op: "task", task }));
     return lines;
   }

@@ -11,6 +11,7 @@ import { taskStateLabel, watchCard, type WatchItem } from "./cards/index.js";
 import type { CardChat } from "./card-chat.js";
 import type { CommandContext } from "./command-context.js";
 import { tasksMessages } from "./messages.js";
+import type { TaskJournal, WatchRecord } from "./task-journal.js";
 import type { TaskService } from "./task-service.js";
 import type { Task } from "./types.js";
 
@@ -32,6 +33,8 @@ interface Watch {
 export interface WatchesOptions {
   gateways: ReadonlyMap<string, GatewayClient>;
   tasks: TaskService;
+  /** Where watches are kept, so a restart follows them on (the same card) until `/unwatch`. */
+  journal?: TaskJournal;
   chat?: CardChat;
   clock?: Clock;
   logger?: Logger;
@@ -40,8 +43,8 @@ export interface WatchesOptions {
 /**
  * `/watch <node>`: one card per chat following what a node runs — its tasks and the
  * conversations the relay hands it, seen through its gateway (every session's chat events)
- * and the task service (mailbox-only nodes too) — until `/unwatch`. Watches live in memory:
- * after a restart, `/watch` again.
+ * and the task service (mailbox-only nodes too) — until `/unwatch`. Watches are journaled:
+ * after a restart each goes on in its card (what the node ran meanwhile shows as its tasks).
  */
 export class Watches {
   private readonly byChat = new Map<string, Watch>();
@@ -57,9 +60,32 @@ export class Watches {
     const chatId = ctx.message.chatId;
     const previous = this.byChat.get(chatId);
     if (previous) await this.end(previous);
-    const watch: Watch = { chatId, node, locale: ctx.locale, items: new Map(), off: [] };
+    const watch = this.follow({ chatId, node, locale: ctx.locale });
+    watch.messageId = await ctx.replyCard(this.render(watch), tasksMessages.t(ctx.locale)("usageUnwatch"));
+    if (watch.messageId && this.byChat.get(chatId) === watch) {
+      await this.options.journal
+        ?.putWatch({ chatId, node, locale: ctx.locale, messageId: watch.messageId })
+        .catch((error: unknown) => this.log.warn({ err: error, chatId }, "could not journal the watch"));
+    }
+    if (previous) await ctx.reply(ctx.t("watchReplaced", { node, previous: previous.node }));
+  }
+
+  /** After a restart: the journaled watches follow their nodes again, each card patched now. */
+  restore(): void {
+    for (const record of this.options.journal?.watches() ?? []) {
+      if (this.byChat.has(record.chatId)) continue;
+      const watch = this.follow(record);
+      watch.messageId = record.messageId;
+      this.schedule(watch);
+    }
+  }
+
+  /** A chat's watch, subscribed to the node's runs and tasks; shows its latest tasks at once. */
+  private follow(where: Pick<WatchRecord, "chatId" | "node" | "locale">): Watch {
+    const { chatId, node, locale } = where;
+    const watch: Watch = { chatId, node, locale, items: new Map(), off: [] };
     this.byChat.set(chatId, watch);
-    for (const task of ctx.services.tasks.list(WATCH_ITEMS).reverse()) {
+    for (const task of this.options.tasks.list(WATCH_ITEMS).reverse()) {
       if (task.node === node) this.fromTask(watch, task);
     }
     const gateway = this.options.gateways.get(node);
@@ -71,8 +97,7 @@ export class Watches {
         this.schedule(watch);
       }),
     );
-    watch.messageId = await ctx.replyCard(this.render(watch), tasksMessages.t(ctx.locale)("usageUnwatch"));
-    if (previous) await ctx.reply(ctx.t("watchReplaced", { node, previous: previous.node }));
+    return watch;
   }
 
   /** Stops the chat's watch; resolves with the node it followed. */
@@ -98,6 +123,11 @@ export class Watches {
 
   private async end(watch: Watch): Promise<void> {
     this.byChat.delete(watch.chatId);
+    await this.options.journal
+      ?.dropWatch(watch.chatId)
+      .catch((error: unknown) =>
+        this.log.warn({ err: error, chatId: watch.chatId }, "could not journal the unwatch"),
+      );
     for (const off of watch.off.splice(0)) off();
     if (watch.timer) this.clock.clearTimeout(watch.timer);
     watch.timer = undefined;

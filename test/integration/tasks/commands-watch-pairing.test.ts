@@ -65,6 +65,30 @@ describe("/watch", () => {
   });
 });
 
+describe("/watch across a restart", () => {
+  it("goes on in the same card after the bridge restarts; /unwatch then stops it and it stays stopped", async () => {
+    const world = await bridgeWorld({
+      gateways: { "ai-pc": { script: { kind: "echo", chunks: 2, delayMs: 2 } } },
+    });
+    const first = await startWorldBridge(world);
+    const watch = await answerTo(world, tell(world, world.li, "/watch ai-pc"), "interactive");
+    expect(await first.bridge.stop(5_000)).toBe(true);
+
+    const second = await startWorldBridge(world);
+    await runToEnd(world, "ai-pc", "重启后的任务");
+    await waitFor(() => cardText(current(world, watch.messageId).content).includes("重启后的任务"), {
+      what: "the task after the restart on the old watch card",
+    });
+    expect(cardTitle(current(world, watch.messageId))).toBe("Watching ai-pc");
+    expect(await ask(world, world.li, "/unwatch")).toBe("Stopped watching ai-pc.");
+
+    // Unwatched is unwatched for good: the next start does not follow ai-pc for this chat.
+    expect(await second.bridge.stop(5_000)).toBe(true);
+    await startWorldBridge(world);
+    expect(await ask(world, world.li, "/unwatch")).toBe("Nothing is watched in this chat.");
+  });
+});
+
 describe("pairing", () => {
   it("one card in the audit chat, patched when the request id changes, turning connected once approved", async () => {
     const world = await bridgeWorld({ gateways: { "ai-pc": { requirePairing: true, pairingTtlMs: 1_500 } } });
