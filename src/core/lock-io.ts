@@ -68,7 +68,10 @@ function spawnWorker(): Worker {
   const fromSources = import.meta.url.endsWith(".ts");
   const url = new URL(`./lock-io-worker.${fromSources ? "ts" : "js"}`, import.meta.url);
   if (!fromSources) return new Worker(url);
-  const loader = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
+  // Resolved here, from this file: an eval'd worker resolves bare names from the working
+  // folder, where tsx is not installed when a command runs elsewhere (a temp folder).
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const loader = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(loader, { eval: true });
 }
 

@@ -1,4 +1,4 @@
-import * as lark from "@larksuiteoapi/node-sdk";
+import { lark, type Lark } from "./lark.js";
 import {
   ClawbridgeError,
   DEFAULT_LOCALE,
@@ -71,7 +71,7 @@ export interface FeishuCardAnswer {
  * so Feishu gets its answer within 3 s even when a handler is slow.
  */
 export class FeishuIntake {
-  readonly dispatcher: lark.EventDispatcher;
+  readonly dispatcher: Lark.EventDispatcher;
   readonly dedup: EventDedup;
   private readonly log: Logger;
   private readonly counters: IntakeStats = emptyIntakeStats();

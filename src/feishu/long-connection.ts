@@ -1,4 +1,4 @@
-import * as lark from "@larksuiteoapi/node-sdk";
+import { lark, type Lark } from "./lark.js";
 import { feishuMessages } from "./messages.js";
 import { ClawbridgeError, type Logger } from "../core/index.js";
 import { larkDomain } from "./sdk-api.js";
@@ -14,7 +14,7 @@ export interface LongConnectionOptions {
   appSecret: string;
   domain: string;
   logger: Logger;
-  dispatcher: lark.EventDispatcher;
+  dispatcher: Lark.EventDispatcher;
   /** How long `start` waits for the first connection before resolving anyway (the SDK keeps trying). */
   readyTimeoutMs?: number;
 }
@@ -25,7 +25,7 @@ export interface LongConnectionOptions {
  * No public URL is needed.
  */
 export class LongConnection {
-  private client?: lark.WSClient;
+  private client?: Lark.WSClient;
   private current: LongConnectionState = "idle";
   private lastError?: string;
 

@@ -1,5 +1,5 @@
 import { feishuMessages } from "./messages.js";
-import * as lark from "@larksuiteoapi/node-sdk";
+import { lark } from "./lark.js";
 import { ClawbridgeError, silentLogger, type Logger } from "../core/index.js";
 import { classifyFeishuError } from "./feishu-errors.js";
 import { LongConnection } from "./long-connection.js";

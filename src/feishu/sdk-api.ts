@@ -1,4 +1,4 @@
-import * as lark from "@larksuiteoapi/node-sdk";
+import { lark, type Lark } from "./lark.js";
 import { isClawbridgeError, systemClock, type Clock, type Logger } from "../core/index.js";
 import type {
   FeishuApi,
@@ -28,7 +28,7 @@ export interface FeishuAppOptions {
 }
 
 /** The SDK's `domain` option for our config value. */
-export function larkDomain(domain: string): lark.Domain | string {
+export function larkDomain(domain: string): Lark.Domain | string {
   if (domain === "feishu") return lark.Domain.Feishu;
   if (domain === "lark") return lark.Domain.Lark;
   return domain.replace(/\/+$/, "");
@@ -45,7 +45,7 @@ export function domainUrl(domain: string): string {
  * An axios-compatible instance for the SDK that adds a timeout to every request. The
  * SDK's default instance unwraps `response.data`; this keeps that behaviour.
  */
-export function timeoutHttpInstance(timeoutMs: number): lark.HttpInstance {
+export function timeoutHttpInstance(timeoutMs: number): Lark.HttpInstance {
   const base = lark.defaultHttpInstance as unknown as Record<
     string,
     (...args: unknown[]) => Promise<unknown>
@@ -60,7 +60,7 @@ export function timeoutHttpInstance(timeoutMs: number): lark.HttpInstance {
   for (const method of ["post", "put", "patch"]) {
     instance[method] = (url, data, opts) => base[method]!(url, data, withTimeout(opts));
   }
-  return instance as unknown as lark.HttpInstance;
+  return instance as unknown as Lark.HttpInstance;
 }
 
 /**
@@ -69,8 +69,8 @@ export function timeoutHttpInstance(timeoutMs: number): lark.HttpInstance {
  */
 export function createLarkClient(
   options: FeishuAppOptions,
-  cache: lark.Cache = new lark.DefaultCache(),
-): lark.Client {
+  cache: Lark.Cache = new lark.DefaultCache(),
+): Lark.Client {
   return new lark.Client({
     appId: options.appId,
     appSecret: options.appSecret,
@@ -93,7 +93,7 @@ const STALE_TOKEN_CODES = new Set([99991661, 99991663, 99991668]);
 
 /** `FeishuApi` over the official SDK. Errors are classified (see `FeishuApi`). */
 export class SdkFeishuApi implements FeishuApi {
-  readonly client: lark.Client;
+  readonly client: Lark.Client;
   private readonly tokenCache = new lark.DefaultCache();
   private botInfoCache?: { info: BotInfo; at: number };
 
