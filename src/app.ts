@@ -20,7 +20,7 @@ import {
   WsGatewayClient,
   type GatewayClient,
 } from "./gateway/index.js";
-import { startHttpServer } from "./http/index.js";
+import { startHttpServer, type MountedMiddleware } from "./http/index.js";
 import { acquireLease, FsMailboxStore, type Tailer } from "./mailbox/index.js";
 import { NodePool } from "./nodes/index.js";
 import { createRelay, type Relay } from "./relay/index.js";
@@ -37,6 +37,11 @@ export interface StartOptions {
   onFatal?: (reason: unknown) => void;
   /** Time for everything the bridge does; tests pass a controllable one. */
   clock?: Clock;
+  /**
+   * More routes on the main listener, after the Feishu webhook routes (the demo's page under
+   * `/demo/`): the sandbox serves its page from the bridge's own app, on the port it prints.
+   */
+  routes?: MountedMiddleware[];
 }
 
 export interface RunningBridge {
@@ -209,7 +214,10 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       host: config.http.host,
       port: config.http.port,
       logger,
-      routes: feishu && config.feishu?.mode === "webhook" ? [feishu.webhook()] : [],
+      routes: [
+        ...(feishu && config.feishu?.mode === "webhook" ? [feishu.webhook()] : []),
+        ...(options.routes ?? []),
+      ],
       health: () => ({ relay: relay.stats(), tasks: tasks.service.stats() }),
       ready: () => readiness(pool, feishu),
     });

@@ -7,6 +7,7 @@ import type {
   EmulatedMessage,
   EventRecord,
   FrameRecord,
+  MessageChange,
   Principal,
 } from "./types.js";
 
@@ -57,6 +58,11 @@ export abstract class EmulatorView {
 
   message(messageId: string): EmulatedMessage | undefined {
     return this.core.store.copy(messageId);
+  }
+
+  /** Calls `listener` after each message created and each card replaced, in any chat; returns the unsubscribe. */
+  onMessageChange(listener: (change: MessageChange) => void): () => void {
+    return this.core.store.onChange(listener);
   }
 
   /** Every Open API / endpoint call, oldest first (newest 50 000), secrets redacted. */

@@ -1,5 +1,5 @@
 import { newIds } from "./ids.js";
-import type { EmulatedMessage, PatchRecord } from "./types.js";
+import type { EmulatedMessage, MessageChange, PatchRecord } from "./types.js";
 
 /** Feishu sends at most one message per (app, uuid) within an hour. */
 export const UUID_WINDOW_MS = 60 * 60_000;
@@ -19,6 +19,16 @@ export type NewMessage = Omit<
 export class MessageStore {
   private readonly byId = new Map<string, EmulatedMessage>();
   private readonly uuids = new Map<string, { messageId: string; at: number }>();
+  private readonly listeners = new Set<(change: MessageChange) => void>();
+
+  /**
+   * Calls `listener` after every message created and every card replaced (the demo page
+   * follows the group live); returns the function that stops it.
+   */
+  onChange(listener: (change: MessageChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /** The message an earlier call with the same app + uuid created within the hour. */
   byUuid(appId: string, uuid: string, now = Date.now()): EmulatedMessage | undefined {
@@ -52,6 +62,7 @@ export class MessageStore {
       this.uuids.set(`${input.senderAppId}\u0000${input.uuid}`, { messageId: message.messageId, at: now });
     }
     this.trim(now);
+    this.emit({ kind: "created", messageId: message.messageId, chatId: message.chatId });
     return message;
   }
 
@@ -66,6 +77,7 @@ export class MessageStore {
     message.content = content;
     message.updatedAt = now;
     message.patches.push({ at: now, via, content });
+    this.emit({ kind: "patched", messageId, chatId: message.chatId });
   }
 
   /** All messages (of one chat), oldest first, as copies. */
@@ -78,6 +90,17 @@ export class MessageStore {
   copy(messageId: string): EmulatedMessage | undefined {
     const m = this.byId.get(messageId);
     return m ? copy(m) : undefined;
+  }
+
+  private emit(change: MessageChange): void {
+    for (const listener of this.listeners) {
+      // A watcher's failure must never fail the Open API call or the emit that changed the store.
+      try {
+        listener(change);
+      } catch {
+        /* the watcher's own business */
+      }
+    }
   }
 
   private trim(now: number): void {

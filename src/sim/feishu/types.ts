@@ -110,6 +110,13 @@ export interface PatchRecord {
   content: unknown;
 }
 
+/** A message created or a card replaced (see `onMessageChange`); read the message itself with `message(id)`. */
+export interface MessageChange {
+  kind: "created" | "patched";
+  messageId: string;
+  chatId: string;
+}
+
 /** One message in the emulated tenant (a copy; `content` is parsed JSON). */
 export interface EmulatedMessage {
   messageId: string;
