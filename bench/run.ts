@@ -1,5 +1,6 @@
 // `npm run bench -- --json`: every benchmark, one JSON object per line on stdout.
 // Without --json a readable table goes to stderr as well. `--only <prefix>` runs a subset.
+import { demoBenchmarks } from "./demo/demo.js";
 import { outboundBenchmarks } from "./feishu/outbound.js";
 import { webhookBenchmarks } from "./feishu/webhook.js";
 import { wsBenchmarks } from "./feishu/ws.js";
@@ -23,6 +24,7 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "feishu.outbound", run: outboundBenchmarks },
   { name: "relay", run: relayBenchmarks },
   { name: "tasks", run: tasksBenchmarks },
+  { name: "demo", run: demoBenchmarks },
 ];
 
 const args = process.argv.slice(2);

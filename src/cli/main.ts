@@ -2,11 +2,12 @@
 import { Command, Option } from "commander";
 import { detectLocale, isClawbridgeError, isLocale, type Locale } from "../core/index.js";
 import { defaultCommand } from "./commands/default.js";
+import { demoCommand } from "./commands/demo.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { runCommand } from "./commands/run.js";
 import { sendCommand } from "./commands/send.js";
 import { startCommand } from "./commands/start.js";
-import { deadLettersCommand, retryCommand } from "./commands/state.js";
+import { deadLettersCommand, resetCommand, retryCommand } from "./commands/state.js";
 import { tailCommand } from "./commands/tail.js";
 import { createContext, packageVersion, type CliContext } from "./context.js";
 
@@ -71,10 +72,20 @@ function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command
     .action(async (options) => setExit(await startCommand(ctx, options)));
 
   program
+    .command("demo")
+    .description(t("demoDescription"))
+    .option("--port <port>", t("demoPort"))
+    .option("--shared <dir>", t("demoShared"))
+    .option("--state <dir>", t("demoState"))
+    .option("--open", t("demoOpen"))
+    .action(async (options) => setExit(await demoCommand(ctx, options)));
+
+  program
     .command("doctor")
     .description(t("doctorDescription"))
     .option("--config <file>", t("optConfig"))
     .option("--json", t("optJson"))
+    .addHelpText("after", t("doctorExitCodes"))
     .action(async (options) => setExit(await doctorCommand(ctx, options)));
 
   const state = program.command("state").description(t("stateDescription"));
@@ -92,6 +103,14 @@ function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command
     .option("--config <file>", t("optConfig"))
     .option("--state <dir>", t("optState"))
     .action(async (id: string, options) => setExit(await retryCommand(ctx, id, options)));
+  state
+    .command("reset")
+    .description(t("resetDescription"))
+    .option("--yes", t("resetYes"))
+    .option("--config <file>", t("optConfig"))
+    .option("--state <dir>", t("optState"))
+    .addHelpText("after", t("resetHelp"))
+    .action(async (options) => setExit(await resetCommand(ctx, options)));
 
   for (const command of [...program.commands, ...state.commands]) {
     command.addOption(new Option("--lang <locale>", t("optLang")).choices(["zh-CN", "en"]));

@@ -3,7 +3,14 @@ import path from "node:path";
 import JSON5 from "json5";
 import { errnoCode, REDACTED, type Locale, type Translate } from "../core/index.js";
 import { ConfigError } from "./config-error.js";
-import { interpolateEnv, interpolateString, readEnvFile, type EnvFile, type EnvVars } from "./env.js";
+import {
+  interpolateEnv,
+  interpolateString,
+  readEnvFile,
+  type EnvFile,
+  type EnvVars,
+  type InterpolationResult,
+} from "./env.js";
 import { formatIssue, issuesFromZod, type ConfigIssue } from "./issues.js";
 import { configMessages, type ConfigMessageKey } from "./messages.js";
 import { configSchema, type Config } from "./schema.js";
@@ -147,7 +154,7 @@ export function parseConfigText(text: string, options: ParseConfigOptions = {}):
   const raw = parseJson5(text.replace(/^\uFEFF/, ""), source, t);
   const issues: ConfigIssue[] = [];
   const envFile = openEnvFile(raw, env, baseDir, t, issues);
-  const interpolated = interpolateEnv(raw, { env, envFile, locale });
+  const interpolated = dropUnusedWebhookSecrets(interpolateEnv(raw, { env, envFile, locale }));
   const envIssues = [...interpolated.invalid, ...interpolated.missing];
   // A secret with a broken reference ("${TOKEN") was meant as a reference: say that, not "literal".
   const broken = new Set(interpolated.invalid.map((issue) => issue.key));
@@ -180,6 +187,37 @@ export function parseConfigText(text: string, options: ParseConfigOptions = {}):
   config.state.dir = path.resolve(baseDir, config.state.dir);
   if (config.envFile !== undefined) config.envFile = envFile?.path ?? path.resolve(baseDir, config.envFile);
   return { config, secrets: interpolated.secrets, sources: interpolated.sources };
+}
+
+/** Keys that only the webhook mode reads (verifying Feishu's requests). */
+const WEBHOOK_SECRET_KEYS = ["encryptKey", "verificationToken"] as const;
+
+/**
+ * The long connection needs neither webhook secret: in that mode a `${VAR}` for them whose
+ * variable is not set is left out instead of refused, so a copy of the example config (which
+ * shows every key) starts without FEISHU_ENCRYPT_KEY or FEISHU_VERIFICATION_TOKEN. In
+ * "webhook" mode a missing variable stays an error: that mode checks every request with them.
+ */
+function dropUnusedWebhookSecrets(result: InterpolationResult): InterpolationResult {
+  const tree = result.value;
+  const feishu = isRecord(tree) ? tree.feishu : undefined;
+  if (!isRecord(tree) || !isRecord(feishu) || feishu.mode === "webhook") return result;
+  const unset = WEBHOOK_SECRET_KEYS.filter((name) =>
+    result.missing.some((issue) => issue.key === `feishu.${name}`),
+  );
+  if (unset.length === 0) return result;
+  const keys = new Set(unset.map((name) => `feishu.${name}`));
+  const kept = Object.fromEntries(Object.entries(feishu).filter(([name]) => !keys.has(`feishu.${name}`)));
+  return {
+    ...result,
+    value: { ...tree, feishu: kept },
+    missing: result.missing.filter((issue) => !keys.has(issue.key)),
+    sources: Object.fromEntries(Object.entries(result.sources).filter(([key]) => !keys.has(key))),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function parseJson5(text: string, source: string, t: Translate<ConfigMessageKey>): unknown {

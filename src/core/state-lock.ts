@@ -53,7 +53,8 @@ export async function lockStateDir(dir: string, options: StateLockOptions = {}):
   }
   let held: HeldLockFile | undefined;
   try {
-    await fs.mkdir(resolved, { recursive: true }).catch((error: unknown) => {
+    // 0700: the state holds the device key, tokens and what people said; others need not read it.
+    await fs.mkdir(resolved, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
       throw stateIoError(resolved, error);
     });
     const result = await acquireLockFile(file, {

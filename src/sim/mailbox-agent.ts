@@ -25,8 +25,12 @@ export interface MailboxAgentOptions {
   node: string;
   /** The bridge's inbox name, where answers to people and to the bridge go (default "clawbridge"). */
   self?: string;
-  /** The answer's text; default a short scripted line naming the node. */
-  answer?: (envelope: Envelope) => string | Promise<string>;
+  /**
+   * The answer's text; default a short scripted line naming the node. `undefined` leaves the
+   * envelope unanswered (the demo's agent does not answer answers, or two agents that always
+   * reply would talk forever).
+   */
+  answer?: (envelope: Envelope) => string | undefined | Promise<string | undefined>;
   /** Waits this long before answering each envelope (default 0). */
   delayMs?: number;
   /** How often the inbox's size is checked (default 100 ms). */
@@ -180,12 +184,13 @@ class MailboxAgentLoop implements MailboxAgent {
   }
 
   private async answer(envelope: Envelope): Promise<void> {
-    await this.delay();
-    if (this.stopped) return;
     try {
       const content = await (this.options.answer ?? ((e: Envelope) => scriptedAnswer(this.node, e)))(
         envelope,
       );
+      // An envelope left unanswered costs no thinking time.
+      if (this.stopped || content === undefined) return;
+      await this.delay();
       if (this.stopped) return;
       await this.store.append(this.reply(envelope, content));
       this.count++;

@@ -1,4 +1,3 @@
-import path from "node:path";
 import type { Config } from "../../config/index.js";
 import { FileQuarantine, probeSharedFolder, type SharedFolderCheckId } from "../../mailbox/index.js";
 import type { CliMessageKey } from "../messages.js";
@@ -36,15 +35,21 @@ export async function checkSharedFolder(ctx: CliContext, config: Config): Promis
     fix: check.ok ? undefined : ctx.t(FIXES[check.id]!),
   }));
   const count = await FileQuarantine.count(config.state.dir);
+  // Its file name, from the class that owns it (constructing one touches no file).
+  const { file } = new FileQuarantine(config.state.dir);
+  // Quarantined lines were never delivered: a person has to look, but the bridge runs on.
   checks.push({
     section: "shared",
     id: "shared.quarantine",
     label: `${section}: ${ctx.t("checkQuarantine")}`,
     ok: true,
-    detail:
-      count === 0
-        ? ctx.t("quarantineNone")
-        : ctx.t("quarantineCount", { count, file: path.join(config.state.dir, "quarantine.jsonl") }),
+    ...(count === 0
+      ? { detail: ctx.t("quarantineNone") }
+      : {
+          warning: true,
+          detail: ctx.t("quarantineCount", { count, file }),
+          fix: ctx.t("fixQuarantine", { file }),
+        }),
   });
   return checks;
 }

@@ -29,6 +29,9 @@ function configWith(feishu: string, extra = ""): string {
     `{
   mailbox: { root: "./shared" },
   state: { dir: "./state" },
+  // Any free port (doctor would otherwise try 8787 and 9464, which other tests may hold).
+  ops: { port: 0 },
+  ${extra.includes("http:") ? "" : "http: { port: 0 },"}
   feishu: {
     appId: "${emu.bridge.appId}",
     appSecret: "\${FEISHU_APP_SECRET}",
@@ -156,7 +159,7 @@ describe("clawbridge doctor: Feishu", () => {
     const human = await doctor(["--config", file], env);
     expect(human.code, human.stdout + human.stderr).toBe(0);
     expect(human.stdout).toContain(
-      "✓ Feishu: webhook: Feishu must reach POST http://127.0.0.1:8787/feishu/events and http://127.0.0.1:8787/feishu/cards",
+      "✓ Feishu: webhook: Feishu must reach POST http://127.0.0.1:0/feishu/events and http://127.0.0.1:0/feishu/cards",
     );
     expect(human.stdout).toContain(
       "http.host is 127.0.0.1: Feishu cannot reach it without a reverse proxy or tunnel",
@@ -181,17 +184,18 @@ describe("clawbridge doctor: Feishu", () => {
     const webhook = checks.find((c) => c.id === "feishu.webhook")!;
     expect(webhook.ok).toBe(true);
     expect(webhook.fix).toContain("reverse proxy");
-    expect(webhook.fix).toContain("http://127.0.0.1:8787");
+    expect(webhook.fix).toContain("http://127.0.0.1:0");
 
     // A public listener: the routes without the loopback remark or fix.
     const exposed = configWith(
       `mode: "webhook", encryptKey: "\${FEISHU_ENCRYPT_KEY}",`,
-      `http: { host: "0.0.0.0", port: 8788 },`,
+      // Port 0: doctor checks a fixed port by listening on it, and tests stay on loopback.
+      `http: { host: "0.0.0.0", port: 0 },`,
     );
     const open = feishuChecks(await doctor(["--config", exposed, "--json"], env)).find(
       (c) => c.id === "feishu.webhook",
     )!;
-    expect(open.detail).toContain("http://0.0.0.0:8788/feishu/events and http://0.0.0.0:8788/feishu/cards");
+    expect(open.detail).toContain("http://0.0.0.0:0/feishu/events and http://0.0.0.0:0/feishu/cards");
     expect(open.detail).not.toContain("cannot reach");
     expect(open.fix).toBeUndefined();
   });

@@ -184,4 +184,29 @@ describe("the simulated mailbox agent", () => {
     const line = readFileSync(fixture.inbox("bridge-2"), "utf8").trim();
     expect(JSON.parse(line)).toMatchObject({ to: "bridge-2", content: "echo hi", replyTo: "x1" });
   });
+
+  it("an answer of undefined leaves the envelope unanswered, and costs no delay", async () => {
+    const fixture = sharedFixture();
+    const agent = await startMailboxAgent({
+      root: fixture.root,
+      node: "nas-agent",
+      pollMs: 20,
+      delayMs: 400,
+      // As the demo's agent: answers are not answered, or two agents would talk forever.
+      answer: (e) => (e.replyTo === undefined ? `got ${e.content}` : undefined),
+    });
+    agents.push(agent);
+    const line = (fields: Record<string, unknown>) =>
+      `${JSON.stringify({ from: "clawbridge", to: "nas-agent", timestamp: "2026-02-14T18:40:00+08:00", type: "message", ...fields })}\n`;
+    fixture.write("nas-agent", line({ id: "a1", content: "an answer", replyTo: "mine" }));
+    fixture.write("nas-agent", line({ id: "q1", content: "a question" }));
+    const started = Date.now();
+    await waitFor(() => agent.answered() === 1, { what: "the answer to the question" });
+    // One delay (the question's), not two: the skipped answer did not wait.
+    expect(Date.now() - started).toBeLessThan(750);
+    const lines = readFileSync(fixture.inbox("clawbridge"), "utf8").trim().split("\n");
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ replyTo: "q1", content: "got a question" }),
+    ]);
+  });
 });

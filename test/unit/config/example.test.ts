@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import JSON5 from "json5";
 import { describe, expect, it } from "vitest";
 import { findLiteralSecrets, listSchemaKeys, parseConfigText } from "../../../src/config/index.js";
-import { tempDir } from "./helpers.js";
+import { configErrorOf, tempDir } from "./helpers.js";
 
 const EXAMPLE = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -45,6 +45,30 @@ describe("config/clawbridge.example.json5", () => {
     expect(config.feishu?.appSecret).toBe("fake-feishu_app_secret");
     expect(secrets).toEqual(expect.arrayContaining(["fake-feishu_app_secret", "fake-ai_pc_token"]));
     expect(secrets).not.toContain("fake-feishu_app_id");
+  });
+
+  it("starts in long-connection mode without the webhook secrets' variables (a copy just works)", () => {
+    const env = fakeEnv();
+    delete env.FEISHU_ENCRYPT_KEY;
+    delete env.FEISHU_VERIFICATION_TOKEN;
+    const { config } = parseConfigText(text, { env, baseDir: tempDir(), sourceName: EXAMPLE });
+    expect(config.feishu?.mode).toBe("websocket");
+    expect(config.feishu).not.toHaveProperty("encryptKey");
+    expect(config.feishu).not.toHaveProperty("verificationToken");
+  });
+
+  it("in webhook mode, the same missing variables are an error naming each one", () => {
+    const env = fakeEnv();
+    delete env.FEISHU_ENCRYPT_KEY;
+    delete env.FEISHU_VERIFICATION_TOKEN;
+    const webhook = text.replace('mode: "websocket"', 'mode: "webhook"');
+    expect(webhook).not.toBe(text);
+    const error = configErrorOf(() =>
+      parseConfigText(webhook, { env, baseDir: tempDir(), sourceName: EXAMPLE }),
+    );
+    expect(error.code).toBe("CB_CONFIG_ENV_MISSING");
+    expect(error.issues.map((issue) => issue.key)).toEqual(["feishu.encryptKey", "feishu.verificationToken"]);
+    expect(error.message).toContain("FEISHU_ENCRYPT_KEY");
   });
 
   it("contains every key of the schema", () => {
