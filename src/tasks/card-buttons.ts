@@ -143,10 +143,15 @@ export class CardButtons {
             "error",
             describeRefusal({ t, services: this.options.services }, result.reason, result.name),
           );
-        return toast(
-          "success",
-          t("formSubmitted", { id: result.task.id, state: taskStateLabel(result.task.state, locale) }),
-        );
+        // The form comes back emptied (its target kept, for the next task to the same place): a
+        // second press of Dispatch is then an empty prompt, not the same task twice.
+        return {
+          ...toast(
+            "success",
+            t("formSubmitted", { id: result.task.id, state: taskStateLabel(result.task.state, locale) }),
+          ),
+          card: dispatchFormCard({ nodes, tags, locale, ...(rawTarget ? { target: rawTarget } : {}) }),
+        };
       }
     }
     return undefined;

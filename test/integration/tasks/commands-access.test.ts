@@ -205,6 +205,11 @@ describe("who may do what", () => {
       agentRuns(world, "ai-pc").find((r) => r.message.includes("表单派发的任务")),
     );
     expect(run.sessionKey).toBe("agent:main:clawbridge:task-T1");
+    // The form comes back emptied, its node still chosen: pressing Dispatch again is not T2.
+    const emptied = current(world, form.messageId);
+    expect(emptied.patches.map((p) => p.via)).toEqual(["callback", "callback"]);
+    expect(JSON.stringify(emptied.content)).not.toContain("表单派发的任务");
+    expect(JSON.stringify(emptied.content)).toContain('"initial_index":2');
     // The task's card answers the form, and turns done.
     const card = await waitFor(() =>
       answersTo(world, form.messageId).find((m) => m.msgType === "interactive"),
