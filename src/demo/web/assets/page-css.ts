@@ -7,9 +7,10 @@ export const PAGE_CSS = String.raw`
 :root {
   --bg: #f2f3f5; --panel: #fff; --line: #dee0e3; --text: #1f2329; --muted: #646a73; --faint: #8f959e;
   --blue: #3370ff; --blue-dark: #245bdb; --own: #d6e4ff; --red: #d83931; --green: #2ea121; --orange: #de7802;
-  --radius: 10px; --font: -apple-system, BlinkMacSystemFont, "Segoe UI", "PingFang SC", "Hiragino Sans GB",
-    "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", sans-serif;
-  --mono: ui-monospace, SFMono-Regular, Menlo, Consolas, "Noto Sans Mono CJK SC", monospace;
+  --radius: 10px; --font: -apple-system, BlinkMacSystemFont, "Segoe UI", "Helvetica Neue", Arial, "Liberation Sans",
+    "PingFang SC", "Hiragino Sans GB", "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", sans-serif;
+  --mono: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", "Noto Sans Mono CJK SC",
+    monospace;
 }
 * { box-sizing: border-box; }
 html, body { margin: 0; height: 100%; }
