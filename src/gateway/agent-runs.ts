@@ -1,3 +1,5 @@
+// Longer than our usual file: starting, re-attaching, waiting on and settling a run share the
+// run table and the link, and the wait loop settles through the same path as the live events.
 import { ClawbridgeError, isClawbridgeError, type Clock, type Logger } from "../core/index.js";
 import {
   messageText,

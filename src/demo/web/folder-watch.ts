@@ -1,5 +1,6 @@
 import path from "node:path";
 import { watch, type FSWatcher } from "chokidar";
+import { systemClock, type Clock, type TimerHandle } from "../../core/index.js";
 import { isSharedFile } from "./shared-files.js";
 
 /**
@@ -20,7 +21,7 @@ export class FolderWatch {
   private watcher: FSWatcher | undefined;
   private ready: Promise<void> | undefined;
   private readonly pending = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   /** When the batch waiting to be reported began. */
   private batchStart = 0;
 
@@ -28,6 +29,7 @@ export class FolderWatch {
     private readonly root: string,
     private readonly onChanged: (paths: string[]) => void,
     private readonly debounceMs = FOLDER_DEBOUNCE_MS,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Starts watching; resolves once the folder has been looked at (changes after that are reported). */
@@ -56,7 +58,7 @@ export class FolderWatch {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.pending.clear();
     const watcher = this.watcher;
@@ -68,12 +70,12 @@ export class FolderWatch {
   private note(rel: string): void {
     if (!isSharedFile(rel)) return;
     this.pending.add(rel);
-    const now = Date.now();
+    const now = this.clock.now();
     if (this.timer === undefined) this.batchStart = now;
     else if (now - this.batchStart >= MAX_WAIT_MS) return;
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     const delay = Math.min(this.debounceMs, MAX_WAIT_MS - (now - this.batchStart));
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       const paths = [...this.pending];
       this.pending.clear();
