@@ -6,8 +6,9 @@
  * whose target is another module, the rule checks:
  *
  * 1. Layers point downward only: (1) core/; (2) config/, mailbox/, gateway/, feishu/;
- *    (3) nodes/; (4) relay/; (5) tasks/; (6) app.ts, http/, cli/; (7) demo/.
- *    Modules of layer 6 may import each other (the CLI starts the app, the app starts http/).
+ *    (3) nodes/; (4) relay/; (5) tasks/; (6) app.ts, http/, cli/, ops/; (7) demo/.
+ *    Modules of layer 6 may import each other (the CLI starts the app, the app starts http/;
+ *    ops/ — metrics, health monitor, ops listener — reads every part the app composes).
  * 2. Layer 2 is four siblings that never import each other; config/ imports only core/,
  *    and the adapters import config/ for its types only (`import type`, which is erased —
  *    `import { type X }` is not, under verbatimModuleSyntax).
@@ -48,6 +49,7 @@ export const LAYERS = Object.freeze({
   "app.ts": 6,
   http: 6,
   cli: 6,
+  ops: 6,
   demo: 7,
 });
 const ADAPTERS = ["mailbox", "gateway", "feishu"];

@@ -21,8 +21,25 @@ import {
   type GatewayClient,
 } from "./gateway/index.js";
 import { startHttpServer, type MountedMiddleware } from "./http/index.js";
-import { acquireLease, FsMailboxStore, type Tailer } from "./mailbox/index.js";
+import { acquireLease, FileQuarantine, FsMailboxStore, type Tailer } from "./mailbox/index.js";
 import { NodePool } from "./nodes/index.js";
+import {
+  countingQuarantine,
+  feishuIntakeCheck,
+  gatewayCheck,
+  HealthMonitor,
+  Metrics,
+  relayMetrics,
+  sharedFolderCheck,
+  startOpsServer,
+  stateDirCheck,
+  watchFeishu,
+  watchGateways,
+  watchPool,
+  watchRelay,
+  watchTasks,
+  type HealthCheck,
+} from "./ops/index.js";
 import { createRelay, type Relay } from "./relay/index.js";
 import { createTasks, type Tasks } from "./tasks/index.js";
 
@@ -42,10 +59,20 @@ export interface StartOptions {
    * `/demo/`): the sandbox serves its page from the bridge's own app, on the port it prints.
    */
   routes?: MountedMiddleware[];
+  /**
+   * The health monitor's pace: how often it looks at the folders, Feishu and the gateways
+   * (default 5 s), and how long a problem must last before it is announced (default per
+   * check: 5 s for the folders, 30 s for Feishu, 60 s for a gateway). Tests shorten both.
+   */
+  health?: { intervalMs?: number; graceMs?: number };
 }
 
 export interface RunningBridge {
   url: string;
+  /** The ops listener (`/metrics`, `/healthz`, `/readyz`), e.g. `http://127.0.0.1:9464`. */
+  opsUrl: string;
+  metrics: Metrics;
+  health: HealthMonitor;
   logger: Logger;
   relay: Relay;
   tasks: Tasks;
@@ -83,6 +110,10 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
   const clock = options.clock ?? systemClock;
   // One default language for everything the bridge says (feishu.locale's default).
   const locale = config.feishu?.locale ?? DEFAULT_LOCALE;
+  const metrics = new Metrics({
+    nodes: config.nodes.map((n) => n.name),
+    chats: [...(config.feishu?.chats ?? []), ...(config.relay.auditChat ? [config.relay.auditChat] : [])],
+  });
   try {
     const stateLock = await lockStateDir(config.state.dir, { logger, clock });
     stops.push(() => stateLock.release());
@@ -165,7 +196,14 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       });
       await feishu.identify();
     }
-    const relay = createRelay(config, { mailbox, gateways, chat: feishu?.outbound, logger, clock });
+    const relay = createRelay(config, {
+      mailbox,
+      gateways,
+      chat: feishu?.outbound,
+      logger,
+      clock,
+      metrics: relayMetrics(metrics),
+    });
     await relay.start();
     stops.push(() => relay.stop());
 
@@ -201,6 +239,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     const tailer: Tailer = await mailbox.tail({
       startAt: options.replay || tailedBefore ? "start" : "end",
       ledger: relay.tailLedger(),
+      quarantine: countingQuarantine(metrics, new FileQuarantine(config.state.dir, undefined, logger)),
       // Tasks first (a task envelope or an answer to the bridge), then the relay, whose last
       // durable put records the line as read.
       handler: async (envelope, meta) => {
@@ -210,6 +249,43 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     });
     stops.push(() => tailer.stop());
 
+    watchRelay(metrics, relay);
+    stops.push(watchGateways(metrics, gateways, clock));
+    watchPool(metrics, pool);
+    watchTasks(metrics, () => tasks.service.stats());
+    if (feishu) watchFeishu(metrics, feishu);
+    const checks: HealthCheck[] = [
+      sharedFolderCheck(mailbox.layout.root, mailbox.layout.statusDir, config.mailbox.self),
+      stateDirCheck(config.state.dir),
+      ...(feishu ? [feishuIntakeCheck(feishu)] : []),
+      ...[...gateways].map(([node, gateway]) => gatewayCheck(node, gateway)),
+    ].map((check) =>
+      options.health?.graceMs === undefined ? check : { ...check, graceMs: options.health.graceMs },
+    );
+    const noticeChats = config.relay.auditChat ? [config.relay.auditChat] : (config.feishu?.chats ?? []);
+    const outbound = feishu?.outbound;
+    const monitor = new HealthMonitor({
+      checks,
+      metrics,
+      logger,
+      locale,
+      clock,
+      intervalMs: options.health?.intervalMs,
+      ...(outbound
+        ? {
+            notices: {
+              chats: noticeChats,
+              send: (chatId: string, text: string, uuid: string) =>
+                outbound.send({ chatId, content: { kind: "text", text }, uuid }),
+            },
+          }
+        : {}),
+    });
+    await monitor.start();
+    stops.push(() => monitor.stop());
+    const health = () => ({ relay: relay.stats(), tasks: tasks.service.stats() });
+    const ready = () => readiness(pool, feishu, monitor);
+
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -218,10 +294,19 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
         ...(feishu && config.feishu?.mode === "webhook" ? [feishu.webhook()] : []),
         ...(options.routes ?? []),
       ],
-      health: () => ({ relay: relay.stats(), tasks: tasks.service.stats() }),
-      ready: () => readiness(pool, feishu),
+      health,
+      ready,
     });
     stops.push(() => http.close(5_000));
+    const ops = await startOpsServer({
+      host: config.ops.host,
+      port: config.ops.port,
+      metrics,
+      logger,
+      health,
+      ready,
+    });
+    stops.push(() => ops.close(5_000));
     // status/<self>.json: the bridge's own status, with what it sees of every node.
     const writeStatus = () =>
       mailbox
@@ -240,9 +325,15 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     const statusTimer = clock.setInterval(() => void writeStatus(), STATUS_INTERVAL_MS);
     statusTimer.unref();
     stops.push(() => clock.clearInterval(statusTimer));
-    logger.info({ url: http.url, nodes: config.nodes.map((n) => n.name) }, "clawbridge started");
+    logger.info(
+      { url: http.url, ops: ops.url, nodes: config.nodes.map((n) => n.name) },
+      "clawbridge started",
+    );
     return {
       url: http.url,
+      opsUrl: ops.url,
+      metrics,
+      health: monitor,
       logger,
       relay,
       tasks,
@@ -269,12 +360,23 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
   }
 }
 
-function readiness(pool: NodePool, feishu: FeishuAdapter | undefined) {
+function readiness(pool: NodePool, feishu: FeishuAdapter | undefined, monitor: HealthMonitor) {
   const parts: Record<string, { ready: boolean; detail?: string }> = {};
   if (feishu) {
     const health = feishu.health();
     const ready = health.intake === "connected" || health.intake === "webhook";
     parts.feishu = { ready, detail: String(health.intake) };
+  }
+  // The monitor's latest verdicts (every few seconds): a probe per request would let anyone
+  // who can reach the port make the bridge write to the share.
+  const verdicts = monitor.verdicts();
+  for (const [check, part] of [
+    ["shared_folder", "mailbox"],
+    ["state_dir", "state"],
+  ] as const) {
+    const verdict = verdicts[check];
+    if (verdict)
+      parts[part] = { ready: verdict.ok, detail: verdict.ok ? "ok" : (verdict.reason ?? "failing") };
   }
   for (const node of pool.health()) {
     // An offline node does not make the bridge unready: its work waits in the outbox.

@@ -42,6 +42,10 @@ export interface FeishuHealth {
   intake: LongConnectionState | "webhook";
   intakeStats: IntakeStats;
   outbound: OutboundStats;
+  /** Times the long connection was lost (0 in webhook mode). */
+  intakeReconnects: number;
+  /** Webhook requests refused, by reason code (empty with the long connection). */
+  webhookRejected: Record<string, number>;
 }
 
 /** A journaled webhook event whose handler fails is tried this often (2 s, 8 s, 32 s, 128 s apart). */
@@ -184,6 +188,8 @@ export class FeishuAdapter {
       intake: this.connection?.state ?? (this.routes ? "webhook" : "idle"),
       intakeStats: this.intake?.stats() ?? emptyIntakeStats(),
       outbound: this.outbound.stats(),
+      intakeReconnects: this.connection?.reconnects ?? 0,
+      webhookRejected: this.routes?.rejections() ?? {},
     };
   }
 

@@ -7,6 +7,16 @@ import { sdkLogger } from "./sdk-logger.js";
 /** What `WSClient.start` accepts; it silently refuses anything else, so we check first. */
 export const LONG_CONNECTION_APP_ID = /^cli_[0-9a-fA-F]{16}$/;
 
+/**
+ * After each of its pings the SDK waits this long (seconds) for any frame back before it
+ * calls the link dead and reconnects. Without it (the SDK's default) a half-open link — a
+ * NAT that forgot us, a laptop waking from sleep — stays "connected" while no event
+ * arrives, until the process restarts. Feishu answers a ping at once; 10 s leaves room
+ * for several TCP retransmits. With Feishu's ping every 120 s a dead link is found within
+ * about 130 s, and the events Feishu could not deliver meanwhile are delivered again.
+ */
+export const PING_TIMEOUT_SEC = 10;
+
 export type LongConnectionState = "idle" | "connecting" | "connected" | "reconnecting" | "failed" | "closed";
 
 export interface LongConnectionOptions {
@@ -28,6 +38,7 @@ export class LongConnection {
   private client?: Lark.WSClient;
   private current: LongConnectionState = "idle";
   private lastError?: string;
+  private lost = 0;
 
   constructor(private readonly options: LongConnectionOptions) {}
 
@@ -37,6 +48,11 @@ export class LongConnection {
 
   get error(): string | undefined {
     return this.lastError;
+  }
+
+  /** Times the connection was lost after it had been up (for the metrics). */
+  get reconnects(): number {
+    return this.lost;
   }
 
   /**
@@ -76,12 +92,14 @@ export class LongConnection {
         loggerLevel: lark.LoggerLevel.debug,
         autoReconnect: true,
         handshakeTimeoutMs: 10_000,
+        wsConfig: { pingTimeout: PING_TIMEOUT_SEC },
         onReady: () => {
           this.current = "connected";
           log.info("Feishu long connection up");
           settle();
         },
         onReconnecting: () => {
+          this.lost += 1;
           this.current = "reconnecting";
           log.warn("Feishu long connection lost; reconnecting");
         },

@@ -41,6 +41,8 @@ export interface HttpServerOptions {
   version?: string;
   /** Default {@link DEFAULT_MAX_BODY_BYTES}. */
   maxBodyBytes?: number;
+  /** The config section named in errors and warnings: `http` (default) or `ops`. */
+  configKey?: "http" | "ops";
 }
 
 export interface RunningHttpServer {
@@ -116,7 +118,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   if (!isLoopback(options.host)) {
     log.warn(
       { host: options.host, port },
-      `the HTTP listener is bound beyond loopback (${options.host}): other machines can reach it; make sure that is intended (firewall or reverse proxy)`,
+      `the ${options.configKey ?? "http"} listener is bound beyond loopback (${options.host}): other machines can reach it; make sure that is intended (firewall or reverse proxy)`,
     );
   }
   log.info({ url }, "HTTP listening");
@@ -138,7 +140,12 @@ function listen(server: Server, options: HttpServerOptions) {
   return new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       const errno = errnoCode(error);
-      const params = { host: options.host, port: options.port, address: `${options.host}:${options.port}` };
+      const params = {
+        host: options.host,
+        port: options.port,
+        address: `${options.host}:${options.port}`,
+        key: options.configKey ?? "http",
+      };
       const fix =
         errno === "EADDRINUSE"
           ? "fixInUse"

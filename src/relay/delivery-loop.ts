@@ -40,6 +40,8 @@ export interface DeliveryLoopOptions<I extends LoopItem> {
    * `retryable` (`isRetryable`); the relay also gives up on an agent run that keeps failing.
    */
   isFinal?: (error: unknown, failures: number) => boolean;
+  /** A failure that will be tried again (for the metrics). */
+  onRetry?: (item: I, error: unknown, failures: number) => void;
   clock?: Clock;
 }
 
@@ -120,6 +122,7 @@ export class DeliveryLoop<I extends LoopItem> {
           { err: error, item: item.id, loop: this.options.name, retryInMs: delay, failures },
           "delivery failed; will retry",
         );
+        this.options.onRetry?.(item, error, failures);
       } finally {
         this.running.delete(item.id);
         this.wake();

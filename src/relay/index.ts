@@ -5,6 +5,7 @@ export { LoopGuard, type Admission, type LoopGuardOptions } from "./loop-guard.j
 export { Outbox, type OutboxItem } from "./outbox.js";
 export { OutboxTailLedger } from "./outbox-tail-ledger.js";
 export { Relay, type RelayPorts, type RelayOptions, type ChatPoster } from "./relay.js";
+export type { EffectOutcome, EffectRoute, RelayMetricsPort } from "./relay-metrics.js";
 export { createRelay, type RelayConfig } from "./create-relay.js";
 export {
   readDeadLetters,

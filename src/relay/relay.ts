@@ -33,6 +33,7 @@ import { planTell, type TellRequest } from "./plan-group.js";
 import { planFromMailbox } from "./plan-mailbox.js";
 import { planFromObserved } from "./plan-observed.js";
 import { postUuid, type RelayContext } from "./relay-context.js";
+import type { EffectOutcome, EffectRoute, RelayMetricsPort } from "./relay-metrics.js";
 
 export type { ChatPoster } from "./effects.js";
 
@@ -42,6 +43,7 @@ export interface RelayPorts {
   chat?: ChatPoster;
   logger: Logger;
   clock?: Clock;
+  metrics?: RelayMetricsPort;
 }
 
 export interface RelayOptions {
@@ -248,6 +250,7 @@ export class Relay {
       const overflowed = items.filter((_, i) => results[i] === "overflow");
       if (overflowed.length === 0) continue;
       if (source) {
+        for (const item of overflowed) this.count(item, "overflow");
         // A mailbox line waits in its inbox instead: the tailer retries it, with backoff,
         // until the outbox has room again. Nothing is dropped.
         this.log.warn(
@@ -260,7 +263,10 @@ export class Relay {
           details,
         });
       }
-      for (const item of overflowed) void this.overflowed(item.payload, outbox.size);
+      for (const item of overflowed) {
+        this.count(item, "overflow");
+        void this.overflowed(item.payload, outbox.size);
+      }
     }
   }
 
@@ -293,10 +299,12 @@ export class Relay {
       // Appends go by lane (one inbox), in batches; deliveries and posts one at a time.
       work: (item) =>
         item.payload.kind === "append" ? this.appendLane(outbox, item) : this.perform(outbox, item),
-      giveUp: (item, error, failures) => {
+      giveUp: async (item, error, failures) => {
         this.failedRuns.delete(item.id);
-        return this.desk.giveUp(target, item, error, failures);
+        await this.desk.giveUp(target, item, error, failures);
+        this.count(item, "dead_letter");
       },
+      onRetry: (item) => this.count(item, "retried"),
       isFinal: isFinalFailure,
     });
     this.loops.set(target, loop);
@@ -331,6 +339,19 @@ export class Relay {
     }
     await outbox.done(item.id);
     this.replayed.delete(item.id);
+    this.count(item, "delivered");
+  }
+
+  private count(item: OutboxItem<RelayAction>, outcome: EffectOutcome): void {
+    const metrics = this.ports.metrics;
+    if (!metrics) return;
+    const { route, node } = effectOf(item.payload);
+    metrics.effect(
+      route,
+      node,
+      outcome,
+      outcome === "delivered" ? this.clock.now() - item.enqueuedAt : undefined,
+    );
   }
 
   private rememberPost(uuid: string, messageId: string): void {
@@ -356,7 +377,10 @@ export class Relay {
         })),
       );
       await Promise.all(list.map((item) => outbox.done(item.id)));
-      for (const item of list) this.replayed.delete(item.id);
+      for (const item of list) {
+        this.replayed.delete(item.id);
+        this.count(item, "delivered");
+      }
     };
     if (batch.length === 1) return write(batch);
     try {
@@ -380,6 +404,12 @@ function itemId(action: RelayAction): string {
   if (action.kind === "deliver") return action.envelope.id;
   if (action.kind === "append") return `ap-${action.envelope.delivered ? "m-" : ""}${action.envelope.id}`;
   return action.uuid;
+}
+
+function effectOf(action: RelayAction): { route: EffectRoute; node: string | undefined } {
+  if (action.kind === "deliver") return { route: "gateway", node: action.node };
+  if (action.kind === "append") return { route: "mailbox", node: action.envelope.to };
+  return { route: "chat", node: undefined };
 }
 
 /** Deliveries to one session run in order; appends in file order per inbox; posts in order per chat. */

@@ -1,9 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach } from "vitest";
-import { startBridge, type RunningBridge } from "../../src/app.js";
+import { startBridge, type RunningBridge, type StartOptions } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
-import type { Clock } from "../../src/core/index.js";
 import type { FakeGateway, FakeGatewayOptions } from "../../src/sim/fake-gateway.js";
 import type { FeishuEmulator, Person } from "../../src/sim/feishu/index.js";
 import { fakeGateway, GATEWAY_TOKEN } from "./gateway.js";
@@ -126,7 +125,7 @@ export async function bridgeWorld(options: BridgeWorldOptions = {}): Promise<Bri
 /** Starts the bridge in this process on the world's config; stopped after the test. */
 export async function startWorldBridge(
   world: BridgeWorld,
-  options: { replay?: boolean; clock?: Clock } = {},
+  options: Pick<StartOptions, "replay" | "clock" | "health"> = {},
 ) {
   const loaded = loadConfig({ path: world.configPath, env: world.env });
   const { logger, sink } = testLogger([world.emu.bridge.appSecret]);

@@ -57,6 +57,8 @@ export interface WebhookRoutes {
   drain(timeoutMs?: number): Promise<boolean>;
   /** Handlers still running. */
   readonly inFlight: number;
+  /** Requests refused since start, by reason code (for the metrics). */
+  rejections(): Record<string, number>;
 }
 
 /**
@@ -72,8 +74,10 @@ export function webhookRoutes(options: WebhookRoutesOptions): WebhookRoutes {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const cardTimeoutMs = options.cardAnswerTimeoutMs ?? DEFAULT_CARD_ANSWER_TIMEOUT_MS;
   const inFlight = new InFlight();
+  const rejected = new Map<string, number>();
 
   const refuse = (ctx: Context, route: string, rejection: WebhookRejection) => {
+    rejected.set(rejection.code, (rejected.get(rejection.code) ?? 0) + 1);
     // Never the body, headers or secrets: the code and who sent it are enough to diagnose.
     log.warn(
       {
@@ -190,6 +194,7 @@ export function webhookRoutes(options: WebhookRoutesOptions): WebhookRoutes {
     router,
     middleware: () => router.routes(),
     drain: (timeoutMs) => inFlight.drain(timeoutMs),
+    rejections: () => Object.fromEntries(rejected),
     get inFlight() {
       return inFlight.size;
     },

@@ -116,9 +116,11 @@ describe("clawbridge start", () => {
     expect(ready.ready).toBe(true);
     expect(Object.keys(ready.parts).sort()).toEqual([
       "feishu",
+      "mailbox",
       "node:ai-pc",
       "node:nas-agent",
       "node:office-mac",
+      "state",
     ]);
     expect(ready.parts.feishu).toEqual({ ready: true, detail: "connected" });
 
