@@ -9,6 +9,7 @@ import { appendBenchmarks } from "./mailbox/append.js";
 import { ingestBenchmarks } from "./mailbox/ingest.js";
 import { notifyBenchmarks } from "./mailbox/notify.js";
 import { resumeBenchmarks } from "./mailbox/resume.js";
+import { scrapeBenchmarks } from "./ops/scrape.js";
 import { relayBenchmarks } from "./relay/relay.js";
 import { tasksBenchmarks } from "./tasks/tasks.js";
 import type { BenchResult } from "./lib/report.js";
@@ -25,6 +26,7 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "relay", run: relayBenchmarks },
   { name: "tasks", run: tasksBenchmarks },
   { name: "demo", run: demoBenchmarks },
+  { name: "ops", run: scrapeBenchmarks },
 ];
 
 const args = process.argv.slice(2);

@@ -54,7 +54,7 @@ const ready = serve(async (command) => {
       throw new Error(`bridge-process: unknown command ${command.type}`);
   }
 });
-ready({ type: "ready", urls: { bridge: bridge.url } });
+ready({ type: "ready", urls: { bridge: bridge.url, ops: bridge.opsUrl } });
 
 function collectGarbage(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
