@@ -59,6 +59,9 @@ interface HopStop {
   lastSeen: number;
 }
 
+/** Envelope hops remembered for replies that leave `hop` out (about 1 MB at most). */
+const HOPS_KEPT = 10_000;
+
 /**
  * The relay's loop brake (ARCHITECTURE.md "Routes", Loops): a forward is refused when its
  * hop exceeds `maxHops`, or when its pair of nodes (a → b and b → a alike) used up
@@ -74,6 +77,8 @@ export class LoopGuard {
   private readonly clock: Clock;
   private readonly pairs = new Map<string, PairState>();
   private readonly hopStops = new Map<string, HopStop>();
+  /** Hops of envelopes the relay sent on, by id: a reply that names one goes on from there. */
+  private readonly hops = new Map<string, number>();
   private lastSweep: number;
 
   constructor(options: LoopGuardOptions) {
@@ -122,6 +127,25 @@ export class LoopGuard {
     }
     state.admitted.push(now);
     return { ok: true };
+  }
+
+  /** Notes the hop an envelope the relay sent on carries (see `hopAfter`). */
+  rememberHop(id: string, hop: number): void {
+    this.hops.delete(id);
+    this.hops.set(id, hop);
+    if (this.hops.size > HOPS_KEPT) this.hops.delete(this.hops.keys().next().value!);
+  }
+
+  /**
+   * The hop a forward of this envelope carries. Agents writing to the folder by hand often
+   * leave `hop` out of a reply; one that names what it answers (`replyTo`) continues that
+   * conversation's count, so two mailbox agents answering each other still reach `maxHops`
+   * rather than starting again at 0 with every reply. Kept in memory: after a restart, the
+   * per-pair budget is what stops such a pair.
+   */
+  hopAfter(envelope: { hop?: number; replyTo?: string }): number {
+    const known = envelope.replyTo === undefined ? undefined : this.hops.get(envelope.replyTo);
+    return Math.max(envelope.hop ?? 0, known ?? 0) + 1;
   }
 
   /** Pairs and conversations currently remembered (for tests and status). */

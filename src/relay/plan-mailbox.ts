@@ -16,7 +16,7 @@ export function planFromMailbox(envelope: Envelope, ctx: RelayContext): RelayAct
   const actions: RelayAction[] = [];
   const from = envelope.from;
   if (target?.hasGateway && from !== envelope.to) {
-    const hop = (envelope.hop ?? 0) + 1;
+    const hop = ctx.guard.hopAfter(envelope);
     const admission = ctx.guard.admit({ from, to: envelope.to, hop, conversation: envelope.conversation });
     if (!admission.ok) {
       if (admission.announce && ctx.auditChat) {

@@ -233,6 +233,10 @@ export class Relay {
     const byTarget = new Map<string, OutboxItem<RelayAction>[]>();
     const now = this.clock.now();
     for (const action of actions) {
+      // What a reply to this envelope will count on (see LoopGuard.hopAfter).
+      if (action.kind !== "post" && action.envelope.hop !== undefined) {
+        this.ctx.guard.rememberHop(action.envelope.id, action.envelope.hop);
+      }
       const target = targetOf(action);
       if (!byTarget.has(target)) byTarget.set(target, []);
       byTarget.get(target)!.push({ id: itemId(action), payload: action, enqueuedAt: now, attempts: 0 });

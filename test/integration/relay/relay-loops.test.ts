@@ -37,6 +37,44 @@ describe("relay loop prevention", () => {
     expect(auditTexts(world).filter((t) => t.includes("more than 4 hops"))).toHaveLength(1);
   });
 
+  it("a mailbox agent that answers without `hop` but with `replyTo` continues the count and is stopped at maxHops", async () => {
+    const world = await bridgeWorld({ relay: { maxHops: 4 } });
+    await startWorldBridge(world);
+    const toAiPc = path.join(world.root, "messages", "to-ai-pc.jsonl");
+    const toNas = path.join(world.root, "messages", "to-nas-agent.jsonl");
+    const answers = () =>
+      existsSync(toNas)
+        ? readFileSync(toNas, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { id: string; hop?: number; replyTo?: string })
+        : [];
+    // nas-agent (mailbox-only) and ai-pc talk back and forth; nas-agent never writes `hop`.
+    appendFileSync(toAiPc, line({ id: "nas-q1", from: "nas-agent", to: "ai-pc", content: "第 1 轮" }));
+    for (let round = 2; round <= 3; round++) {
+      const answer = await waitFor(() => answers()[round - 2], { what: `ai-pc's answer ${round - 1}` });
+      expect(answer.hop).toBe(2 * (round - 1));
+      appendFileSync(
+        toAiPc,
+        line({
+          id: `nas-q${round}`,
+          from: "nas-agent",
+          to: "ai-pc",
+          replyTo: answer.id,
+          content: `第 ${round} 轮`,
+        }),
+      );
+    }
+    // The third question would be hop 5: refused and announced, never run.
+    await waitFor(() => auditTexts(world).some((t) => t.includes("more than 4 hops")), {
+      what: "the stop notice",
+    });
+    expect(agentRuns(world, "ai-pc").map((r) => r.message.match(/第 \d 轮/)?.[0])).toEqual([
+      "第 1 轮",
+      "第 2 轮",
+    ]);
+  });
+
   it("pauses a pair over its per-minute budget, announcing the pause once", async () => {
     const world = await bridgeWorld({ relay: { budget: { perPairPerMinute: 3, cooldownSeconds: 60 } } });
     await startWorldBridge(world);
