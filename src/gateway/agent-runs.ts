@@ -116,12 +116,20 @@ export class AgentRuns {
       run.fail(runTimeoutError(this.link.node, run.runId, timeoutMs));
     }, timeoutMs);
     deadline.unref();
-    const settled = () => {
-      clock.clearTimeout(deadline);
-      // Keep finished runs briefly so a repeated key still returns this handle.
-      clock.setTimeout(() => this.runs.get(run.runId) === run && this.runs.delete(run.runId), 60_000).unref();
-    };
-    run.result.then(settled, settled);
+    const forget = () => this.runs.get(run.runId) === run && this.runs.delete(run.runId);
+    run.result.then(
+      () => {
+        clock.clearTimeout(deadline);
+        // Keep finished runs briefly so a repeated key still returns this handle.
+        clock.setTimeout(forget, 60_000).unref();
+      },
+      () => {
+        clock.clearTimeout(deadline);
+        // A failed handle must not answer the caller's retry with the same failure: the retry
+        // asks the gateway again, whose idempotency key keeps it from running twice.
+        forget();
+      },
+    );
     return run;
   }
 

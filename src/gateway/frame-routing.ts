@@ -15,6 +15,12 @@ import type { SessionObserver } from "./session-observer.js";
 /** Where the frames of one client go. */
 export interface FrameRoutes {
   log: Logger;
+  /**
+   * The level to log a frame that cannot be read at: `warn` for the first one on the socket
+   * of `attempt` (a gateway speaking a protocol we do not know is worth a line), `debug` for
+   * the rest (or a chatty one would fill the log).
+   */
+  oddFrameLevel(attempt: number): "warn" | "debug";
   /** An answer to one of our requests. */
   response(frame: ResponseFrame): void;
   /** The gateway wants us to prove who we are, on the socket of `attempt`. */
@@ -27,7 +33,8 @@ export interface FrameRoutes {
 /**
  * One text frame from the gateway, parsed once and handed on: answers to the pending
  * requests, the challenge to the handshake, `chat`/`agent` events to the run they belong to
- * and to the observers of every session. Frames of unknown shape are dropped.
+ * and to the observers of every session. Frames of unknown shape, and known events whose
+ * payload cannot be read, are dropped with a log line.
  */
 export function routeFrame(text: string, attempt: number, to: FrameRoutes): void {
   let parsed: unknown;
@@ -42,7 +49,10 @@ export function routeFrame(text: string, attempt: number, to: FrameRoutes): void
   const schema = type === "res" ? responseFrameSchema : type === "event" ? eventFrameSchema : undefined;
   const frame = schema?.safeParse(parsed);
   if (!frame?.success) {
-    to.log.debug("ignoring a frame of unknown shape");
+    to.log[to.oddFrameLevel(attempt)](
+      { type: describeType(type), length: text.length },
+      "ignoring a frame of unknown shape",
+    );
     return;
   }
   const value = frame.data as ResponseFrame | EventFrame;
@@ -51,27 +61,42 @@ export function routeFrame(text: string, attempt: number, to: FrameRoutes): void
 }
 
 function routeEvent(frame: EventFrame, attempt: number, to: FrameRoutes): void {
+  let read = true;
   switch (frame.event) {
     case "connect.challenge": {
       const challenge = challengeSchema.safeParse(frame.payload);
       if (challenge.success) to.challenge(challenge.data.nonce, challenge.data.ts, attempt);
-      return;
+      read = challenge.success;
+      break;
     }
     case "tick":
       return to.tick();
     case "chat":
-      return routeChatEvent(frame.payload, to.runs, to.observer);
+      read = routeChatEvent(frame.payload, to.runs, to.observer);
+      break;
     case "agent":
-      return routeAgentEvent(frame.payload, to.runs, to.observer);
+      read = routeAgentEvent(frame.payload, to.runs, to.observer);
+      break;
     default:
       // health, task, sessions.changed, … arrive unasked: nothing to do with them here.
       return;
   }
+  if (!read)
+    to.log[to.oddFrameLevel(attempt)](
+      { event: frame.event },
+      "ignoring an event whose payload cannot be read",
+    );
 }
 
-function routeChatEvent(payload: unknown, runs: AgentRuns, observer: SessionObserver): void {
+/** A frame's `type` for the log: its text (cut short), or what kind of value it is. */
+function describeType(type: unknown): string {
+  if (typeof type === "string") return type.slice(0, 32);
+  return type === null ? "null" : typeof type;
+}
+
+function routeChatEvent(payload: unknown, runs: AgentRuns, observer: SessionObserver): boolean {
   const parsed = chatEventSchema.safeParse(payload);
-  if (!parsed.success) return;
+  if (!parsed.success) return false;
   const event = parsed.data;
   const text = messageText(event.message);
   runs.onChat(event, text);
@@ -85,11 +110,12 @@ function routeChatEvent(payload: unknown, runs: AgentRuns, observer: SessionObse
     raw: payload,
     reconciled: false,
   });
+  return true;
 }
 
-function routeAgentEvent(payload: unknown, runs: AgentRuns, observer: SessionObserver): void {
+function routeAgentEvent(payload: unknown, runs: AgentRuns, observer: SessionObserver): boolean {
   const parsed = agentEventSchema.safeParse(payload);
-  if (!parsed.success) return;
+  if (!parsed.success) return false;
   const event = parsed.data;
   runs.onAgent(event);
   const text = typeof event.data?.text === "string" ? event.data.text : "";
@@ -103,4 +129,5 @@ function routeAgentEvent(payload: unknown, runs: AgentRuns, observer: SessionObs
     raw: payload,
     reconciled: false,
   });
+  return true;
 }

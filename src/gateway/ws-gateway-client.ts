@@ -53,6 +53,10 @@ export class WsGatewayClient implements GatewayClient {
   private stopped = true;
   private readonly facts: HealthFacts;
   private readonly routes: FrameRoutes;
+  /** The attempt whose socket already had a frame logged as unreadable (see `oddFrameLevel`). */
+  private oddFrameAttempt = 0;
+  /** The attempt whose challenge was answered: a socket gets one handshake. */
+  private challengedAttempt = 0;
 
   constructor(options: WsGatewayClientOptions) {
     const resolved = resolveClientOptions(options);
@@ -84,12 +88,27 @@ export class WsGatewayClient implements GatewayClient {
     });
     this.routes = {
       log: this.log,
+      oddFrameLevel: (attempt) => {
+        if (this.oddFrameAttempt === attempt) return "debug";
+        this.oddFrameAttempt = attempt;
+        return "warn";
+      },
       response: (frame) => this.requests.onResponse(frame),
-      challenge: (nonce, ts, attempt) =>
+      challenge: (nonce, ts, attempt) => {
+        // One handshake per socket: another challenge (a confused gateway, a stray frame) must
+        // not start a second one, whose refusal ("already connected") would cut a working link.
+        if (this.challengedAttempt === attempt) {
+          this.log[this.routes.oddFrameLevel(attempt)](
+            "ignoring a second connect challenge on this connection",
+          );
+          return;
+        }
+        this.challengedAttempt = attempt;
         this.answerChallenge(nonce, ts, attempt).catch((error: unknown) =>
           // The handshake deadline ends this attempt.
           this.log.error({ err: error }, "could not answer the gateway's challenge"),
-        ),
+        );
+      },
       tick: () => this.facts.tick(),
       runs: this.runs,
       observer: this.observer,
@@ -204,8 +223,22 @@ export class WsGatewayClient implements GatewayClient {
     if (attempt !== this.link.attempt) return;
     this.facts.recordError(error);
     this.waiters.rejectFailFast(() => this.unreachable(0));
+    const first = this.link.failures === 0;
     // The gateway may say when to come back (rate limits, restarts): never sooner than that.
-    this.reconnectAfter(Math.max(this.link.nextBackoff(), error.retryAfterMs ?? 0));
+    const delayMs = Math.max(this.link.nextBackoff(), error.retryAfterMs ?? 0);
+    this.noteFailedAttempt(error, delayMs, first);
+    this.reconnectAfter(delayMs);
+  }
+
+  /**
+   * The first failed attempt of an outage is worth a line (the health notice waits a minute);
+   * the retries after it are not, or a node that is off for a day would fill the log.
+   */
+  private noteFailedAttempt(error: ClawbridgeError | undefined, retryInMs: number, first: boolean): void {
+    this.log[first ? "warn" : "debug"](
+      { err: error, retryInMs },
+      "could not connect to the gateway; retrying",
+    );
   }
 
   private onClose(code: number, reason: string): void {
@@ -216,12 +249,20 @@ export class WsGatewayClient implements GatewayClient {
     this.requests.failAll(closedError(this.node, code, reason));
     if (code === 1002) return this.refused("protocol-mismatch", protocolMismatchError(this.node, undefined));
     if (wasConnected) {
-      this.log.warn({ code, reason }, "gateway connection lost; reconnecting");
-    } else {
-      if (!this.facts.lastFailure) this.facts.recordError(closedByGatewayError(this.node, code));
-      this.waiters.rejectFailFast(() => this.unreachable(0));
+      // The socket's own error, when it had one, says why (an oversize frame, a reset).
+      this.log.warn(
+        { code, reason, err: this.facts.lastFailure?.error },
+        "gateway connection lost; reconnecting",
+      );
+      this.reconnectAfter(this.link.nextBackoff());
+      return;
     }
-    this.reconnectAfter(this.link.nextBackoff());
+    if (!this.facts.lastFailure) this.facts.recordError(closedByGatewayError(this.node, code));
+    this.waiters.rejectFailFast(() => this.unreachable(0));
+    const first = this.link.failures === 0;
+    const delayMs = this.link.nextBackoff();
+    this.noteFailedAttempt(this.facts.lastFailure?.error, delayMs, first);
+    this.reconnectAfter(delayMs);
   }
 
   // ── the handshake ────────────────────────────────────────────────────────

@@ -65,7 +65,8 @@ export function watchGateways(
   for (const [name, gateway] of gateways) {
     const node = metrics.node(name);
     metrics.gatewayReconnects.inc({ node }, 0);
-    let wasUp = false;
+    // Gateways connect while the bridge starts, before this listener exists.
+    let wasUp = gateway.health().state === "connected";
     let pairingSince: number | undefined;
     offs.push(
       gateway.onState((health) => {

@@ -144,6 +144,21 @@ export class ConnectionHub {
     conn.ws.send(JSON.stringify(frame));
   }
 
+  /**
+   * Writes `data` as it is on every open socket (authenticated ones only unless `all`),
+   * even while stalled: no framing, no `seq`. Returns how many sockets it went to.
+   */
+  sendRaw(data: string | Buffer, options: { binary?: boolean; all?: boolean } = {}): number {
+    let count = 0;
+    for (const conn of this.conns.values()) {
+      if (!options.all && !conn.authenticated) continue;
+      if (conn.ws.readyState !== WebSocket.OPEN) continue;
+      conn.ws.send(data, { binary: options.binary ?? Buffer.isBuffer(data) });
+      count++;
+    }
+    return count;
+  }
+
   /** Terminates every socket abruptly (no close frame). */
   terminateAll(): void {
     for (const conn of this.conns.values()) conn.ws.terminate();

@@ -54,6 +54,8 @@ export class FakeGateway {
   private token: string;
   private scriptSource: ScriptSource;
   private unstalled?: { promise: Promise<void>; resolve: () => void };
+  /** Methods whose requests are read but never answered (`true`: all of them). */
+  private ignored: boolean | ReadonlySet<string> = false;
   private tickTimer?: NodeJS.Timeout;
   private closing?: Promise<void>;
   private listenPort = 0;
@@ -223,6 +225,25 @@ export class FakeGateway {
     this.hub.challengeWaiting();
   }
 
+  /**
+   * While on, requests (all, or only those of `methods`) are read and logged in `received`
+   * but never answered — not even later — while the socket, ticks and events go on: a
+   * gateway whose request handling hangs. With `connect` among them, a client never gets
+   * past the handshake. `false` turns it off for requests that come after.
+   */
+  ignoreRequests(on: boolean | readonly string[]): void {
+    this.ignored = typeof on === "boolean" ? on : new Set(on);
+  }
+
+  /**
+   * Sends `data` as it is, text or binary, on every authenticated socket (every open one
+   * with `all`): malformed JSON, frames of unknown type or shape, frames over a client's
+   * size limit — whatever a broken gateway might send. Returns how many sockets it went to.
+   */
+  sendRaw(data: string | Buffer, options: { binary?: boolean; all?: boolean } = {}): number {
+    return this.hub.sendRaw(data, options);
+  }
+
   /** Subscribes to `request`, `connection`, `disconnect` or `run`; returns an unsubscribe function. */
   on<K extends keyof FakeGatewayEvents>(event: K, listener: FakeGatewayEvents[K]): () => void {
     return this.listeners.on(event, listener);
@@ -249,8 +270,12 @@ export class FakeGateway {
     this.received.push({ at, connId: conn.id, frame });
     if (this.received.length > MAX_RECEIVED) this.received.splice(0, this.received.length - MAX_RECEIVED);
     this.listeners.emit("request", frame, conn.id);
-    // A stalled gateway never answers, not even later.
-    if (!this.hub.stalled) void this.handle(conn, frame);
+    // A stalled gateway never answers, not even later; nor does one ignoring this method.
+    if (!this.hub.stalled && !this.ignores(frame.method)) void this.handle(conn, frame);
+  }
+
+  private ignores(method: string): boolean {
+    return typeof this.ignored === "boolean" ? this.ignored : this.ignored.has(method);
   }
 
   private async handle(conn: Conn, frame: RequestFrame): Promise<void> {

@@ -21,12 +21,14 @@ export function buildCore(options: FeishuEmulatorOptions, log: Logger, hooks: Co
   const dir = new Directory();
   const specs: AppSpec[] = options.apps?.length ? options.apps : [{}];
   specs.forEach((spec, i) => dir.addApp(spec, i === 0 ? "clawbridge" : `bot-${i + 1}`));
-  const clientConfig = (): ClientConfig => ({
+  // Mutable: a test may change what later endpoint answers and pongs hand out.
+  const settings: ClientConfig = {
     PingInterval: options.pingIntervalSec ?? 120,
     ReconnectCount: options.reconnectCount ?? -1,
     ReconnectInterval: options.reconnectIntervalSec ?? 5,
     ReconnectNonce: options.reconnectNonceSec ?? 0,
-  });
+  };
+  const clientConfig = (): ClientConfig => ({ ...settings });
   const ackTimeoutMs = options.ackTimeoutMs ?? 3000;
   const ws = new LongConnections({
     logger: log,
@@ -55,6 +57,7 @@ export function buildCore(options: FeishuEmulatorOptions, log: Logger, hooks: Co
     ws,
     dispatcher,
     clientConfig,
+    setClientConfig: (changes) => Object.assign(settings, changes),
     baseUrl: () => hooks.baseUrl(),
     fanout: (message, content, parts) => hooks.fanout(message, content, parts),
   };

@@ -25,6 +25,8 @@ export interface Core {
   ws: LongConnections;
   dispatcher: Dispatcher;
   clientConfig(): ClientConfig;
+  /** Changes what later endpoint answers and pongs hand out. */
+  setClientConfig(changes: Partial<ClientConfig>): void;
   /** `http://127.0.0.1:<port>`. */
   baseUrl(): string;
   /** Pushes a new message to every app that receives it (see `notDeliverable`). */

@@ -222,6 +222,35 @@ export class FeishuEmulator extends EmulatorView {
     this.core.ws.drop(appId);
   }
 
+  /**
+   * The long connections open now (of one app) go silent, as a half-open link does: open,
+   * but no pong, event or ack gets through either way. Connections made later work.
+   * Returns how many went silent.
+   */
+  silenceLongConnections(appId?: string): number {
+    return this.core.ws.silence(appId);
+  }
+
+  /**
+   * Changes the `ClientConfig` later endpoint answers and pongs hand out (seconds, as
+   * Feishu's): the SDK picks it up on its next connection or pong.
+   */
+  setLongConnectionConfig(config: {
+    pingIntervalSec?: number;
+    reconnectIntervalSec?: number;
+    reconnectNonceSec?: number;
+    reconnectCount?: number;
+  }): void {
+    this.core.setClientConfig({
+      ...(config.pingIntervalSec !== undefined ? { PingInterval: config.pingIntervalSec } : {}),
+      ...(config.reconnectIntervalSec !== undefined
+        ? { ReconnectInterval: config.reconnectIntervalSec }
+        : {}),
+      ...(config.reconnectNonceSec !== undefined ? { ReconnectNonce: config.reconnectNonceSec } : {}),
+      ...(config.reconnectCount !== undefined ? { ReconnectCount: config.reconnectCount } : {}),
+    });
+  }
+
   /** Invalidates issued tenant tokens (of one app): later calls answer 99991663. */
   revokeTokens(appId?: string): void {
     this.core.tokens.revoke(appId);

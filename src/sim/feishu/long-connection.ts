@@ -22,6 +22,8 @@ interface Conn {
   /** Events go only to ready connections (see `open`). */
   ready: boolean;
   readyTimer?: NodeJS.Timeout;
+  /** A half-open link: nothing arrives from it and nothing reaches it (see `silence`). */
+  silent?: boolean;
 }
 
 interface PendingAck {
@@ -149,6 +151,22 @@ export class LongConnections {
     }
   }
 
+  /**
+   * The sockets open now (of one app) go silent, as a half-open link does: they stay open
+   * and keep getting events, but nothing arrives from them (pings, acks) and nothing
+   * reaches them (pongs, events — so no event pushed there is acknowledged). Sockets opened
+   * later work. Returns how many went silent.
+   */
+  silence(appId?: string): number {
+    let count = 0;
+    for (const conn of this.conns.values()) {
+      if (appId && conn.appId !== appId) continue;
+      conn.silent = true;
+      count++;
+    }
+    return count;
+  }
+
   close(): void {
     this.drop();
     for (const [id, ack] of this.pending) this.settle(id, ack, { code: 0, timedOut: true });
@@ -188,6 +206,7 @@ export class LongConnections {
   }
 
   private onMessage(conn: Conn, data: Buffer): void {
+    if (conn.silent) return;
     let frame: Frame;
     try {
       frame = decodeFrame(data);
@@ -249,6 +268,7 @@ export class LongConnections {
   }
 
   private send(conn: Conn, frame: Frame): void {
+    if (conn.silent) return;
     this.record("out", conn, frame, headerMap(frame));
     conn.ws.send(encodeFrame(frame), (error) => {
       if (error) this.options.logger.debug({ err: error, connId: conn.id }, "frame send failed");

@@ -227,8 +227,13 @@ export interface FaultSpec {
   msg?: string;
   /** `x-ogw-ratelimit-reset` of a 429 (s). Default 1. */
   resetSec?: number;
-  /** How many matching calls it hits (default 1). */
+  /** How many matching calls it hits (default 1; unlimited within `forMs`). */
   times?: number;
+  /**
+   * A storm: the fault hits every matching call for this long after it was queued (at most
+   * `times` of them when that is given too), then it is gone.
+   */
+  forMs?: number;
   latencyMs?: number;
   /** Run the call (e.g. create the message) and answer `status` (default 500) anyway. */
   commitThenFail?: boolean;
