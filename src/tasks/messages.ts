@@ -25,6 +25,8 @@ const en = {
   actionCancel: "cancel tasks",
   noAdmins: "whoever runs the bridge",
   unknownNode: "There is no node “{name}”.{suggestion} Nodes: {nodes}",
+  tellWaits:
+    "{node} cannot be reached right now ({status}): your message waits in its outbox and goes out as soon as it is back.",
   unknownTag: "No node has the tag #{tag}.{suggestion} Tags: {tags}",
   noTags: "none",
   noNodes: "No node can run tasks: the config has no nodes.",
@@ -95,6 +97,7 @@ const zhCN: Record<TasksMessageKey, string> = {
   actionCancel: "取消任务",
   noAdmins: "运行桥接的人",
   unknownNode: "没有名为“{name}”的节点。{suggestion}节点：{nodes}",
+  tellWaits: "{node} 现在连不上（{status}）：你的消息留在它的发件队列里，它一恢复就会发出。",
   unknownTag: "没有节点带有标签 #{tag}。{suggestion}标签：{tags}",
   noTags: "无",
   noNodes: "没有可以运行任务的节点：配置中没有节点。",

@@ -1,5 +1,6 @@
 import { closestKey, nodeKey } from "../../core/index.js";
 import { tellEnvelopeId } from "../../relay/index.js";
+import { nodeStatusText } from "../cards/nodes-card.js";
 import type { Command } from "../command-context.js";
 
 /**
@@ -55,5 +56,10 @@ export const tell: Command = {
       ...(message.rootId ? { rootId: message.rootId } : {}),
       ...(message.threadId ? { threadId: message.threadId } : {}),
     });
+    // Otherwise the asker hears nothing until the node is back (the audit chat is told, they may not be in it).
+    const health = node.hasGateway ? services.pool.healthOf(node.name) : undefined;
+    if (health && !health.healthy) {
+      await ctx.reply(ctx.t("tellWaits", { node: node.name, status: nodeStatusText(health, ctx.locale) }));
+    }
   },
 };

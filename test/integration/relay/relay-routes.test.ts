@@ -142,6 +142,33 @@ describe("relay routes, end to end (Feishu emulator, fake gateways, shared folde
     await waitFor(() => (bridge.relay.stats()["ai-pc"]?.pending ?? 0) === 0);
   });
 
+  it("/tell to a node that cannot be reached: the asker is told it waits, and it goes out once the node is back", async () => {
+    const world = await bridgeWorld();
+    await startWorldBridge(world);
+    await waitFor(() => world.gateways["ai-pc"].connections() > 0);
+    world.gateways["ai-pc"].stall(true);
+    world.gateways["ai-pc"].dropConnections();
+    await waitFor(() => world.gateways["ai-pc"].connections() === 0);
+    const said = world.emu.say(world.emu.defaultChat, world.wang, "/tell ai-pc 等你回来再看", {
+      mentions: ["bridge"],
+    });
+    const notice = await waitFor(
+      () =>
+        world.emu
+          .messages(world.emu.defaultChat)
+          .find((m) => m.text?.includes("cannot be reached right now")),
+      { what: "the reply that the message waits" },
+    );
+    expect(notice.text).toContain("ai-pc");
+    expect(notice.parentId ?? notice.rootId).toBe(said.messageId);
+    world.gateways["ai-pc"].stall(false);
+    await waitFor(() => agentRuns(world, "ai-pc").some((r) => r.message.includes("等你回来再看")), {
+      timeoutMs: 20_000,
+      what: "delivery after the node came back",
+    });
+    expect(agentRuns(world, "ai-pc").filter((r) => r.message.includes("等你回来再看"))).toHaveLength(1);
+  });
+
   it("a Feishu duplicate delivery is relayed once", async () => {
     const world = await bridgeWorld();
     await startWorldBridge(world);
