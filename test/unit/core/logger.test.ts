@@ -36,6 +36,21 @@ describe("logger redaction", () => {
     expect(second).toMatchObject({ req: { headers: { authorization: REDACTED } } });
   });
 
+  it("describes binary data instead of throwing on it (an HTTP parse error carries its raw packet)", () => {
+    const { log, sink } = logger();
+    const parseError = Object.assign(new Error("Parse Error: Invalid character in chunk size"), {
+      code: "HPE_INVALID_CHUNK_SIZE",
+      rawPacket: Buffer.from("0x zz\r\n"),
+    });
+    expect(() => log.debug({ err: parseError }, "http response error")).not.toThrow();
+    expect(() =>
+      log.warn({ body: Buffer.alloc(5), nested: [{ bytes: new Uint8Array(3) }] }, "binary"),
+    ).not.toThrow();
+    const [first, second] = sink.records();
+    expect(first).toMatchObject({ err: { code: "HPE_INVALID_CHUNK_SIZE", rawPacket: "[binary 7 bytes]" } });
+    expect(second).toMatchObject({ body: "[binary 5 bytes]", nested: [{ bytes: "[binary 3 bytes]" }] });
+  });
+
   it("redacts known secret values wherever they hide: messages, URLs, errors, JSON strings", () => {
     const { log, sink } = logger();
     log.error(`connect ws://10.0.0.1:18789/?token=${GATEWAY_TOKEN} failed`);
