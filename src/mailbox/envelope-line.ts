@@ -5,6 +5,15 @@ export type ParsedLine =
 
 // Lines that only make sense as part of an object spread over several lines.
 const PRETTY_PRINT_FRAGMENT = /^(?:[{}[\],]+|"[^"]*"\s*:.*)$/;
+const BYTE_ORDER_MARK = 0xfeff;
+const UTF16_REASON =
+  "UTF-16 text (NUL between the characters), as Windows PowerShell 5 `>>` and Out-File write it: write UTF-8 (Out-File -Encoding utf8, or `clawbridge send`)";
+/**
+ * How deep an unknown field may nest. Every accepted envelope is written to a journal with
+ * `JSON.stringify`, which overflows the stack at a few thousand levels: such a line would
+ * fail at every retry and hold up its whole inbox.
+ */
+const MAX_FIELD_NESTING = 100;
 
 /**
  * One text line of an inbox → an envelope with an id, or the reason it is not one. A line
@@ -12,6 +21,8 @@ const PRETTY_PRINT_FRAGMENT = /^(?:[{}[\],]+|"[^"]*"\s*:.*)$/;
  * inbox file, so re-reading a rotated or edited file yields the same ids.
  */
 export function parseEnvelopeLine(text: string, inboxFile: string): ParsedLine {
+  // Files concatenated on Windows keep each one's BOM: invisible, and JSON does not allow it.
+  if (text.charCodeAt(0) === BYTE_ORDER_MARK) text = text.slice(1);
   let value: unknown;
   try {
     // JSON.parse skips surrounding white space itself: no trimmed copy of every line.
@@ -19,6 +30,7 @@ export function parseEnvelopeLine(text: string, inboxFile: string): ParsedLine {
   } catch (error) {
     const trimmed = text.trim();
     if (trimmed === "") return { kind: "blank" };
+    if (looksLikeUtf16(text)) return { kind: "invalid", reason: UTF16_REASON };
     if (PRETTY_PRINT_FRAGMENT.test(trimmed)) {
       return {
         kind: "invalid",
@@ -41,7 +53,47 @@ export function parseEnvelopeLine(text: string, inboxFile: string): ParsedLine {
     return { kind: "invalid", reason: `not an envelope: ${problems.join("; ")}` };
   }
   const envelope = result.data;
+  const deep = fieldNestedTooDeep(envelope);
+  if (deep !== undefined) {
+    return {
+      kind: "invalid",
+      reason: `not an envelope: ${deep}: nested deeper than ${MAX_FIELD_NESTING} levels`,
+    };
+  }
   // zod returned a fresh object: filling in the id in place saves a copy per line.
   envelope.id ??= contentHash([inboxFile, envelope.from, envelope.to, envelope.timestamp, envelope.content]);
   return { kind: "envelope", envelope: envelope as Envelope };
+}
+
+/** The first field whose value nests deeper than `MAX_FIELD_NESTING`, or undefined. */
+function fieldNestedTooDeep(envelope: Record<string, unknown>): string | undefined {
+  // Only unknown fields can hold objects: a typical line costs one typeof per field.
+  for (const key in envelope) {
+    const value = envelope[key];
+    if (typeof value === "object" && value !== null && deeperThan(value, MAX_FIELD_NESTING)) return key;
+  }
+  return undefined;
+}
+
+/** Level by level, not recursively: a recursive walk would overflow on what it looks for. */
+function deeperThan(root: object, limit: number): boolean {
+  let level: unknown[] = [root];
+  for (let depth = 1; level.length > 0; depth++) {
+    if (depth > limit) return true;
+    const next: unknown[] = [];
+    for (const node of level) {
+      for (const child of Object.values(node as object)) {
+        if (typeof child === "object" && child !== null) next.push(child);
+      }
+    }
+    level = next;
+  }
+  return false;
+}
+
+/** UTF-16 read as UTF-8: Latin text comes out with a NUL after every character. */
+function looksLikeUtf16(text: string): boolean {
+  let nul = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0) nul++;
+  return nul > 0 && nul * 3 >= text.length;
 }

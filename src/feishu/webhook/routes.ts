@@ -141,9 +141,13 @@ export function webhookRoutes(options: WebhookRoutesOptions): WebhookRoutes {
     async (ctx) => {
       if (ctx.method !== "POST") {
         ctx.set("Allow", "POST");
-        ctx.status = 405;
-        ctx.body = { code: 405, msg: "method not allowed" };
-        return;
+        // Refused like any other request, so a misconfigured sender shows in the log and metrics.
+        return refuse(ctx, route, {
+          ok: false,
+          status: 405,
+          code: "method_not_allowed",
+          reason: "method not allowed",
+        });
       }
       const receivedAt = clock.now();
       const read = await readWebhookBody(ctx.req, maxBodyBytes);

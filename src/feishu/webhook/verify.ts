@@ -14,12 +14,13 @@ export type WebhookRejectCode =
   | "bad_token"
   | "too_large"
   | "unsupported_media_type"
-  | "unreadable_body";
+  | "unreadable_body"
+  | "method_not_allowed";
 
 /** A refused request. `reason` is short English that is safe to send back to the caller. */
 export interface WebhookRejection {
   ok: false;
-  status: 400 | 401 | 403 | 413 | 415;
+  status: 400 | 401 | 403 | 405 | 413 | 415;
   code: WebhookRejectCode;
   reason: string;
 }
