@@ -17,15 +17,16 @@ export async function writeFileAtomic(
   );
   const handle = await fs.open(temp, "w", options.mode ?? 0o644);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(temp, file);
   } catch (error) {
-    await fs.rm(temp, { force: true });
+    // A write that failed (a full disk) must not leave its temp file taking up the space.
+    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
 }
@@ -80,9 +81,15 @@ export async function createFileExclusive(file: string, body: string): Promise<b
     throw error;
   }
   try {
-    await handle.writeFile(body);
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(body);
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    // Created but not written (a full disk): an empty lock would read as held by nobody.
+    await fs.rm(file, { force: true }).catch(() => undefined);
+    throw error;
   }
   return true;
 }

@@ -27,11 +27,22 @@ function createExclusive(file: string, body: string): boolean {
     throw error;
   }
   try {
-    fs.writeSync(fd, body);
-  } finally {
+    writeWhole(fd, Buffer.from(body));
+  } catch (error) {
+    // A lock whose record could not be written (a full disk) would read as held by nobody
+    // and block every writer until it turns stale: it was never ours, so it goes.
     fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw error;
   }
+  fs.closeSync(fd);
   return true;
+}
+
+// `writeSync` may write only part (a disk with less room than the data): go on until all is
+// written or a write fails.
+function writeWhole(fd: number, data: Buffer): void {
+  for (let offset = 0; offset < data.length;) offset += fs.writeSync(fd, data, offset, data.length - offset);
 }
 
 function readRaw(file: string): RawLock | undefined {
@@ -56,7 +67,18 @@ function appendWhole(file: string, text: string): void {
       fs.readSync(fd, last, 0, 1, size - 1);
       if (last[0] !== 0x0a) prefix = "\n";
     }
-    fs.writeSync(fd, `${prefix}${text}\n`);
+    try {
+      writeWhole(fd, Buffer.from(`${prefix}${text}\n`));
+    } catch (error) {
+      // Part of the lines may be written (a full disk): cut the file back, under our lock, so
+      // no torn line stays behind to be read as a lost envelope; the caller tries again.
+      try {
+        fs.ftruncateSync(fd, size);
+      } catch {
+        // The next append starts with a newline; the fragment is quarantined by readers.
+      }
+      throw error;
+    }
   } finally {
     fs.closeSync(fd);
   }

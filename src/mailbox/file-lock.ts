@@ -7,6 +7,8 @@ import {
   withLockFile,
   type Clock,
   type LockIdentity,
+  type LockVerdict,
+  type Logger,
   type SeenLock,
 } from "../core/index.js";
 import { mailboxMessages } from "./messages.js";
@@ -19,6 +21,8 @@ export interface LockOptions {
   clock?: Clock;
   /** Defaults to this process; tests pretend to be another writer. */
   identity?: LockIdentity;
+  /** Where a lock taken over from a writer that died holding it is said. */
+  logger?: Logger;
 }
 
 const t = mailboxMessages;
@@ -32,7 +36,7 @@ export function withFileLock<T>(file: string, options: LockOptions, fn: () => Pr
   const lockFile = `${file}.lock`;
   return withLockFile(
     lockFile,
-    lockOptions(options),
+    lockOptions(options, lockFile),
     (seen) => lockedError(lockFile, seen, options.staleMs),
     fn,
   );
@@ -44,20 +48,47 @@ export function withFileLock<T>(file: string, options: LockOptions, fn: () => Pr
  * line of its own (quarantined by readers) instead of swallowing ours.
  */
 export async function appendUnderLock(file: string, text: string, options: LockOptions): Promise<void> {
-  const result = await appendUnderLockFile(file, text, lockOptions(options)).catch((error: unknown) => {
-    throw isClawbridgeError(error) ? error : ioError(file, error);
-  });
+  const result = await appendUnderLockFile(file, text, lockOptions(options, `${file}.lock`)).catch(
+    (error: unknown) => {
+      throw isClawbridgeError(error) ? error : ioError(file, error);
+    },
+  );
   if (!result.ok) throw lockedError(`${file}.lock`, result.seen, options.staleMs);
 }
 
-function lockOptions(options: LockOptions) {
+function lockOptions(options: LockOptions, lockFile: string) {
   return {
     kind: "file" as const,
     rule: { staleAfterMs: options.staleMs, unreadableAfterMs: options.staleMs },
     identity: options.identity ?? thisProcess(),
     timeoutMs: options.timeoutMs ?? Math.max(5_000, options.staleMs * 2),
     clock: options.clock ?? systemClock,
+    // A writer died holding the lock (an agent killed mid-append): worth a line, since
+    // every writer of that file waited for it until now.
+    onTakeover: (seen: SeenLock, verdict: Extract<LockVerdict, { free: true }>) =>
+      options.logger?.warn(
+        { holder: seen.record, why: verdict.why, ageMs: Math.round(verdict.ageMs) },
+        `took over the lock ${lockFile} ${takeoverText(seen, verdict, options.staleMs)}`,
+      ),
   };
+}
+
+function takeoverText(
+  seen: SeenLock,
+  verdict: Extract<LockVerdict, { free: true }>,
+  staleMs: number,
+): string {
+  const holder = seen.record
+    ? `of pid ${seen.record.pid} on ${seen.record.host}`
+    : "with an unreadable record";
+  const seconds = (ms: number) => Math.round(ms / 100) / 10;
+  const why =
+    verdict.why === "holder-gone"
+      ? "that process is gone"
+      : verdict.why === "own-leftover"
+        ? "it is this process's own leftover"
+        : `not written for ${seconds(verdict.ageMs)} s (mailbox.lockStaleMs is ${seconds(staleMs)} s)`;
+  return `${holder}: ${why}`;
 }
 
 function lockedError(lockFile: string, seen: SeenLock | undefined, staleMs: number): ClawbridgeError {

@@ -49,7 +49,16 @@ interface CheckState {
   reason?: string;
   /** The problem outlasted its grace: logged, counted, announced. */
   reported: boolean;
+  /** Good probes in a row since a reported problem (see `RECOVERY_PROBES`). */
+  goodInARow: number;
 }
+
+/**
+ * A reported problem is over after this many good probes in a row. A nearly full disk
+ * passes a probe now and then (a failed write gives its pages back): one good probe would
+ * make the group hear "back" and "failing" again and again.
+ */
+export const RECOVERY_PROBES = 3;
 
 export const DEFAULT_HEALTH_INTERVAL_MS = 5_000;
 
@@ -71,7 +80,7 @@ export class HealthMonitor {
     this.clock = options.clock ?? systemClock;
     this.log = options.logger.child({ component: "health" });
     for (const check of options.checks) {
-      this.states.set(check.name, { reported: false });
+      this.states.set(check.name, { reported: false, goodInARow: 0 });
       options.metrics.healthProblem.set({ check: check.name }, 0);
       options.metrics.healthTransitions.inc({ check: check.name }, 0);
     }
@@ -141,6 +150,7 @@ export class HealthMonitor {
     const now = this.clock.now();
     const { metrics } = this.options;
     if (reason !== undefined) {
+      state.goodInARow = 0;
       state.since ??= now;
       state.reason = reason;
       if (state.reported || now - state.since < (check.graceMs ?? 0)) return;
@@ -153,6 +163,8 @@ export class HealthMonitor {
     }
     const since = state.since;
     const wasReported = state.reported;
+    if (wasReported && ++state.goodInARow < RECOVERY_PROBES) return;
+    state.goodInARow = 0;
     state.since = undefined;
     state.reason = undefined;
     state.reported = false;

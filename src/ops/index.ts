@@ -12,6 +12,7 @@ export {
   HealthMonitor,
   probeFolder,
   DEFAULT_HEALTH_INTERVAL_MS,
+  RECOVERY_PROBES,
   type HealthCheck,
   type HealthMonitorOptions,
   type NoticeSink,

@@ -73,8 +73,15 @@ export class CommandRouter {
       // Said in the chat as well as logged: a command must never vanish without an answer.
       ctx.log.error({ err: error, command: ctx.command?.name }, "command failed");
       const reason = isClawbridgeError(error) ? error.describe(ctx.locale) : ctx.t("commandFailedGeneric");
-      await ctx.reply(ctx.t("commandFailed", { reason })).catch(() => undefined);
-      // The event is not retried: the person has the answer, and a retry could run it twice.
+      try {
+        await ctx.reply(ctx.t("commandFailed", { reason }));
+      } catch (replyError) {
+        // Not even the answer could be recorded (the state folder is full): the person would hear
+        // nothing and the command would be gone. Failing the event lets Feishu's retry bring it again.
+        ctx.log.error({ err: replyError, command: ctx.command?.name }, "could not answer a failed command");
+        throw error;
+      }
+      // Otherwise the event is not retried: the person has the answer, and a retry could run it twice.
     }
   }
 
