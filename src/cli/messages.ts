@@ -58,6 +58,7 @@ const en = {
     "                   @{relayBot} ask AI PC if the GPU is busy   (one node asks another: the relay)",
     '  in a terminal:   clawbridge send --shared {shared} --from nas-agent --to ai-pc "hello"',
     "                   clawbridge tail --shared {shared} --from-start",
+    "  metrics:         {metrics}   (health: {health})",
     "  The bridge runs with {config} (the production schema). Ctrl-C stops everything.",
     "  For the real bridge: cp {example} clawbridge.json5, edit it, clawbridge doctor, npm start.",
   ].join("\n"),
@@ -172,7 +173,7 @@ const en = {
   startNoConfig: "clawbridge start needs a config file",
   startNoConfigFix:
     "pass --config F, set CLAWBRIDGE_CONFIG, or copy config/clawbridge.example.json5 to clawbridge.json5",
-  startStarted: "clawbridge is running on {url} (config {config}); Ctrl-C stops it",
+  startStarted: "clawbridge is running on {url} (config {config}; metrics on {ops}/metrics); Ctrl-C stops it",
   startStopping: "{signal}: stopping (pending work stays in the outbox for the next start)",
   stateDescription: "look after the bridge's state folder (state.dir)",
   optState: "state folder (overrides state.dir; default: from the config, else ./.clawbridge)",
@@ -239,6 +240,9 @@ const en = {
   stateUnreadable: "cannot read {file}: {reason}",
   fixStateUnreadable:
     "run doctor as the user that runs the bridge, and check who owns the state folder (state.dir)",
+  checkStateFormats: "formats",
+  stateFormatsOk: "every state file is in a format this release reads",
+  stateFormatsMore: "{message} (and {count} more files)",
   resetDescription:
     "forget cursors, dedup windows and outboxes after saying what will be lost; keeps the device identity, device tokens, tasks, dead letters and quarantined lines",
   resetYes: "do not ask for confirmation (required when there is no terminal)",
@@ -335,6 +339,7 @@ const zhCN: Record<CliMessageKey, string> = {
     "                @{relayBot} 问问 AI电脑 GPU 忙不忙     （一个节点问另一个节点：转发）",
     '  在终端里：    clawbridge send --shared {shared} --from nas-agent --to ai-pc "你好"',
     "                clawbridge tail --shared {shared} --from-start",
+    "  指标：        {metrics}   （健康检查：{health}）",
     "  桥接按 {config} 运行（与生产环境同一套配置格式）。按 Ctrl-C 全部停止。",
     "  配置真实的桥接：cp {example} clawbridge.json5，编辑后运行 clawbridge doctor，再 npm start。",
   ].join("\n"),
@@ -442,7 +447,7 @@ const zhCN: Record<CliMessageKey, string> = {
   startNoConfig: "clawbridge start 需要配置文件",
   startNoConfigFix:
     "使用 --config F、设置 CLAWBRIDGE_CONFIG，或把 config/clawbridge.example.json5 复制为 clawbridge.json5",
-  startStarted: "clawbridge 正在 {url} 运行（配置 {config}）；按 Ctrl-C 停止",
+  startStarted: "clawbridge 正在 {url} 运行（配置 {config}；指标在 {ops}/metrics）；按 Ctrl-C 停止",
   startStopping: "{signal}：正在停止（未完成的工作保留在发件箱中，下次启动继续）",
   stateDescription: "管理桥接的状态目录（state.dir）",
   optState: "状态目录（覆盖 state.dir；默认取自配置文件，否则为 ./.clawbridge）",
@@ -504,6 +509,9 @@ const zhCN: Record<CliMessageKey, string> = {
   fixChmod: "运行 `{command}`",
   stateUnreadable: "无法读取 {file}：{reason}",
   fixStateUnreadable: "请以运行桥接的用户身份运行 doctor，并检查状态目录（state.dir）的所有者",
+  checkStateFormats: "格式",
+  stateFormatsOk: "所有状态文件的格式本版本都能读取",
+  stateFormatsMore: "{message}（另有 {count} 个文件）",
   resetDescription:
     "先列出会丢失的内容，再忘掉游标、去重窗口和发件箱；保留设备身份、设备令牌、任务、死信和隔离的行",
   resetYes: "不再确认（没有终端时必须指定）",

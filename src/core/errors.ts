@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   CB_MAILBOX_IO: { origin: "fs", retryable: true },
   CB_STATE_IO: { origin: "fs", retryable: true },
   CB_STATE_LOCKED: { origin: "fs", retryable: false },
+  CB_STATE_NEWER: { origin: "fs", retryable: false },
   CB_LEASE_HELD: { origin: "fs", retryable: false },
   CB_LEASE_LOST: { origin: "fs", retryable: false },
   CB_OUTBOX_FULL: { origin: "limit", retryable: true },
@@ -99,6 +100,8 @@ export interface ErrorDetailsMap {
   CB_MAILBOX_IO: { file?: string; errno?: string };
   CB_STATE_IO: { file?: string; errno?: string };
   CB_STATE_LOCKED: { lockFile: string; holder?: LockRecord };
+  /** A state file in a format this release does not know yet (written by a newer one). */
+  CB_STATE_NEWER: { file: string; found: number; supported: number; kind?: string };
   CB_LEASE_HELD: { leaseFile: string; holder?: LockRecord; ttlMs?: number };
   CB_LEASE_LOST: { leaseFile: string; holder?: LockRecord; reason: "taken-over" | "expired" };
   CB_OUTBOX_FULL: { target: string; pending: number; capacity: number };

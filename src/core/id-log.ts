@@ -1,4 +1,5 @@
 import { Journal } from "./journal.js";
+import { JOURNAL_FORMATS } from "./state-formats.js";
 import type { Logger } from "./logger.js";
 import { RecentIds } from "./recent-ids.js";
 
@@ -22,7 +23,7 @@ export class PersistentIdLog {
     this.journal = new Journal({
       file,
       kind: "ids",
-      version: 1,
+      version: JOURNAL_FORMATS["ids"],
       logger,
       commitAt,
       snapshot: () => [...this.recent.values()],

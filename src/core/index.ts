@@ -19,3 +19,4 @@ export * from "./version.js";
 export * from "./backoff.js";
 export { coreMessages } from "./messages.js";
 export * from "./journal.js";
+export * from "./state-formats.js";

@@ -5,6 +5,7 @@ import path from "node:path";
 import { writeFileAtomic } from "./atomic-write.js";
 import { errnoCode, internalError, isClawbridgeError } from "./errors.js";
 import { silentLogger, type Logger } from "./logger.js";
+import { stateNewerError } from "./state-formats.js";
 import { stateIoError } from "./state-lock.js";
 
 /** A line waiting for the next write, with what it changes in memory once written (or not). */
@@ -23,7 +24,10 @@ export interface JournalOptions {
   file: string;
   /** What the file holds, named in its header line: `{"journal":"<kind>","version":<n>}`. */
   kind: string;
-  /** The record format's version; a file with an older one goes through `migrate`. */
+  /**
+   * The record format's version (see `JOURNAL_FORMATS`); a file with an older one goes
+   * through `migrate`, a file with a newer one is refused (`CB_STATE_NEWER`).
+   */
   version: number;
   /**
    * The lines that say what the journal means now, without the ones a rewrite may drop. A
@@ -67,6 +71,8 @@ export interface JournalContents {
 }
 
 const NEWLINE = 0x0a;
+/** A header line is short; this much of a file's start always holds it. */
+const HEADER_READ_BYTES = 256;
 
 /**
  * The one append-only journal behind every log the bridge keeps in `state.dir`: outboxes,
@@ -81,7 +87,8 @@ const NEWLINE = 0x0a;
  *   `snapshot`, done as write-temp + rename, never half visible.
  * - **Versioned**: the first line is a header with the format's kind and version; a file
  *   written before headers existed (version 0) or by an older format is migrated once, with
- *   a log line.
+ *   a log line; one written by a newer release is refused before anything is read or written
+ *   (its records may mean something this release cannot know).
  * - **Fast and safe handle**: the file stays open between commits. Before each commit the
  *   path's inode is compared with the open handle's: a file deleted or replaced underneath
  *   is noticed, the handle reopened and the snapshot written again — never a silent write
@@ -140,6 +147,9 @@ export class Journal {
       );
     }
     const foundVersion = header?.version ?? 0;
+    if (foundVersion > this.options.version) {
+      throw stateNewerError(this.file, foundVersion, this.options.version, { kind: this.options.kind });
+    }
     const empty = data.length === 0;
     if (!empty && foundVersion !== this.options.version) {
       lines = this.options.migrate ? this.options.migrate(lines, foundVersion) : lines;
@@ -368,6 +378,32 @@ export async function readJournalFile(file: string): Promise<JournalFile> {
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return { lines: [], header: undefined, torn: false };
     throw stateIoError(file, error);
+  }
+}
+
+/**
+ * Refuses a journal file written by a newer release (`CB_STATE_NEWER`), reading only: for
+ * journals first loaded on their first write (the quarantine), so the start refuses instead.
+ */
+export async function assertJournalFormat(file: string, kind: string, version: number): Promise<void> {
+  const header = await readJournalHeader(file);
+  if (header && header.version > version) throw stateNewerError(file, header.version, version, { kind });
+}
+
+/** The header of a journal file, reading only its first line (undefined: none, or no file). */
+export async function readJournalHeader(file: string): Promise<JournalFile["header"]> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(file, "r");
+    const head = Buffer.alloc(HEADER_READ_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const end = head.subarray(0, bytesRead).indexOf(NEWLINE);
+    return end < 0 ? undefined : parseHeader(head.toString("utf8", 0, end));
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return undefined;
+    throw stateIoError(file, error);
+  } finally {
+    await handle?.close();
   }
 }
 

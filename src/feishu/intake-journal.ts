@@ -1,5 +1,13 @@
 import path from "node:path";
-import { contentHash, Journal, silentLogger, systemClock, type Clock, type Logger } from "../core/index.js";
+import {
+  contentHash,
+  Journal,
+  JOURNAL_FORMATS,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+} from "../core/index.js";
 
 /** An event written before it was acknowledged and not yet handled. */
 export interface JournaledEvent {
@@ -30,7 +38,7 @@ export class IntakeJournal {
     this.journal = new Journal({
       file: this.file,
       kind: "feishu-intake",
-      version: 1,
+      version: JOURNAL_FORMATS["feishu-intake"],
       logger: (options.logger ?? silentLogger()).child({ component: "feishu-intake-journal" }),
       // Webhook requests arrive one per callback: one write per turn of the loop, not per event.
       commitAt: "turn",
@@ -45,7 +53,11 @@ export class IntakeJournal {
     for (const line of (await this.journal.load()).lines) {
       const record = parse(line);
       if (record?.op === "in")
-        this.pending.set(record.key, { key: record.key, at: record.at, payload: record.payload });
+        this.pending.set(record.key, {
+          key: record.key,
+          at: record.at,
+          payload: withoutToken(record.payload),
+        });
       else if (record?.op === "done") this.pending.delete(record.key);
     }
     return [...this.pending.values()];
@@ -60,7 +72,7 @@ export class IntakeJournal {
   async received(payload: Record<string, unknown>, eventId?: string): Promise<string> {
     const key = IntakeJournal.keyOf(payload, eventId);
     if (this.pending.has(key)) return key; // Feishu sent it again before we answered: one is enough.
-    const event: JournaledEvent = { key, at: this.clock.now(), payload };
+    const event: JournaledEvent = { key, at: this.clock.now(), payload: withoutToken(payload) };
     await this.journal.append({
       line: JSON.stringify({ op: "in", ...event }),
       apply: () => this.pending.set(key, event),
@@ -89,6 +101,20 @@ export class IntakeJournal {
     await this.journal.compact().catch(() => undefined);
     await this.journal.close();
   }
+}
+
+/**
+ * The payload without its verification token (`header.token`; `token` in schema 1): a
+ * secret, checked on arrival and not needed to handle the event later (the replay does not
+ * verify again), so it is never written to the state folder. A file an earlier release wrote
+ * loses it at the next rewrite.
+ */
+function withoutToken(payload: Record<string, unknown>): Record<string, unknown> {
+  const { token: _token, ...rest } = payload;
+  const header = rest.header;
+  if (typeof header !== "object" || header === null || !("token" in header)) return rest;
+  const { token: _headerToken, ...cleanHeader } = header as Record<string, unknown>;
+  return { ...rest, header: cleanHeader };
 }
 
 function parse(line: string): Record_ | undefined {

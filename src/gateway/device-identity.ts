@@ -14,6 +14,7 @@ import {
   errnoCode,
   isClawbridgeError,
   literalText,
+  stateNewerError,
   systemClock,
   writeFileAtomic,
   type Clock,
@@ -34,8 +35,11 @@ export interface DeviceIdentity {
   sign(payload: string): string;
 }
 
+/** The format of `identity/device.json` this release reads and writes; a newer one is refused. */
+export const DEVICE_IDENTITY_VERSION = 1;
+
 interface StoredIdentity {
-  version: 1;
+  version: typeof DEVICE_IDENTITY_VERSION;
   deviceId: string;
   publicKey: string;
   privateKeyPem: string;
@@ -110,6 +114,11 @@ export async function loadOrCreateIdentity(
       throw unreadableIdentity(file, literalText((error as Error).message), error);
   }
   if (stored) {
+    // A newer release's key file may hold the key differently: refused, never replaced.
+    const found: unknown = (stored as { version?: unknown }).version;
+    if (typeof found === "number" && found > DEVICE_IDENTITY_VERSION) {
+      throw stateNewerError(file, found, DEVICE_IDENTITY_VERSION);
+    }
     let identity: DeviceIdentity;
     try {
       identity = identityFromPrivateKey(stored.privateKeyPem);
@@ -126,7 +135,7 @@ export async function loadOrCreateIdentity(
   const identity = identityFromPrivateKey(privateKeyPem);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const record: StoredIdentity = {
-    version: 1,
+    version: DEVICE_IDENTITY_VERSION,
     deviceId: identity.deviceId,
     publicKey: identity.publicKey,
     privateKeyPem,

@@ -43,6 +43,7 @@ export type {
 export { WsGatewayClient } from "./ws-gateway-client.js";
 export type { WsGatewayClientOptions } from "./client-options.js";
 export {
+  DEVICE_IDENTITY_VERSION,
   loadOrCreateIdentity,
   identityFromPrivateKey,
   verifyDeviceSignature,

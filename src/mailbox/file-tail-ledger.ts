@@ -1,6 +1,13 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { Journal, silentLogger, stateIoError, writeFileAtomic, type Logger } from "../core/index.js";
+import {
+  Journal,
+  JOURNAL_FORMATS,
+  silentLogger,
+  stateIoError,
+  writeFileAtomic,
+  type Logger,
+} from "../core/index.js";
 import type { DeliveredEntry, InboxCheckpoint, InboxMemory, TailLedger } from "./tail-ledger.js";
 
 const ROTATION_MARK = "- rotated";
@@ -119,7 +126,7 @@ export class FileTailLedger implements TailLedger {
       const journal = new Journal({
         file: path.join(this.dir, "delivered", `${inbox}.log`),
         kind: "delivered",
-        version: 1,
+        version: JOURNAL_FORMATS["delivered"],
         logger: this.log,
         snapshot: () => recent.slice(-this.keepIds),
         // Compacting rewrites the file: let it grow to ten times what is kept, so that is rare.

@@ -1,5 +1,11 @@
 import path from "node:path";
-import { Journal, readJournalLines, type Logger } from "../core/index.js";
+import {
+  assertJournalFormat,
+  Journal,
+  JOURNAL_FORMATS,
+  readJournalLines,
+  type Logger,
+} from "../core/index.js";
 
 /** One line that could not be read as an envelope, kept with where it was and why. */
 export interface QuarantineRecord {
@@ -41,7 +47,7 @@ export class FileQuarantine implements QuarantineSink {
     this.journal = new Journal({
       file: this.file,
       kind: "quarantine",
-      version: 1,
+      version: JOURNAL_FORMATS["quarantine"],
       logger,
       snapshot: () => this.newest(),
       shouldCompact: (stats) => stats.bytes > this.maxBytes,
@@ -55,6 +61,18 @@ export class FileQuarantine implements QuarantineSink {
 
   close(): Promise<void> {
     return this.journal.close();
+  }
+
+  /**
+   * Refuses a quarantine written by a newer release (`CB_STATE_NEWER`) without changing it:
+   * the journal itself is first read on its first write, and the start should refuse instead.
+   */
+  static assertFormat(stateDir: string): Promise<void> {
+    return assertJournalFormat(
+      path.join(stateDir, QUARANTINE_FILE),
+      "quarantine",
+      JOURNAL_FORMATS.quarantine,
+    );
   }
 
   /** How many records the file holds (for `doctor`). */

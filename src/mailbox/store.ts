@@ -17,7 +17,7 @@ import { mailboxMessages } from "./messages.js";
 import type { LockOptions } from "./file-lock.js";
 import { FileTailLedger } from "./file-tail-ledger.js";
 import { assertNodeName, ensureLayout, inboxPath, mailboxLayout, type MailboxLayout } from "./layout.js";
-import { FileQuarantine, type QuarantineSink } from "./quarantine.js";
+import { CallbackQuarantine, FileQuarantine, type QuarantineSink } from "./quarantine.js";
 import { readStatuses, writeOwnStatus, type NodeStatusSnapshot } from "./status.js";
 import type { TailLedger } from "./tail-ledger.js";
 import { Tailer, type EnvelopeHandler } from "./tailer.js";
@@ -90,7 +90,7 @@ export class FsMailboxStore implements MailboxStore {
     this.self = options.self;
     this.log = (options.logger ?? silentLogger()).child({ component: "mailbox" });
     this.clock = options.clock ?? systemClock;
-    this.lock = { staleMs: options.lockStaleMs ?? 10_000 };
+    this.lock = { staleMs: options.lockStaleMs ?? 10_000, logger: this.log };
   }
 
   ensureLayout(): Promise<void> {
@@ -151,6 +151,11 @@ export class FsMailboxStore implements MailboxStore {
 
   async tail(request: TailRequest): Promise<Tailer> {
     await this.ensureLayout();
+    // Every sink but the `tail` command's ends in state.dir/quarantine.jsonl (the bridge's wraps
+    // it to count lines): one a newer release wrote is refused now, not at the first bad line.
+    if (!(request.quarantine instanceof CallbackQuarantine)) {
+      await FileQuarantine.assertFormat(this.options.stateDir);
+    }
     const tailer = new Tailer({
       layout: this.layout,
       ledger: request.ledger ?? new FileTailLedger(this.options.stateDir, { logger: this.options.logger }),

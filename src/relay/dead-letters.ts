@@ -6,6 +6,7 @@ import {
   errnoCode,
   isClawbridgeError,
   Journal,
+  JOURNAL_FORMATS,
   readJournalLines,
   silentLogger,
   stateIoError,
@@ -98,7 +99,7 @@ export class DeadLetters {
     this.journal = new Journal({
       file: this.file,
       kind: "dead-letters",
-      version: 1,
+      version: JOURNAL_FORMATS["dead-letters"],
       logger: this.log,
       snapshot: () => [...this.letters.values()].map((letter) => JSON.stringify({ op: "dead", ...letter })),
       // Every `retried` line and every forgotten letter is dropped by a rewrite.

@@ -1,4 +1,4 @@
-import { readJournalFile } from "../core/index.js";
+import { JOURNAL_FORMATS, readJournalFile } from "../core/index.js";
 import { z } from "zod";
 
 /** The mailbox line an outbox item came from: lets the tail ledger rebuild its cursors from the outboxes. */
@@ -43,7 +43,7 @@ export const journalRecordSchema = z.discriminatedUnion("op", [
 export type JournalRecord = z.infer<typeof journalRecordSchema>;
 
 /** The journal kind and format version of an outbox file (its header line). */
-export const OUTBOX_JOURNAL = { kind: "outbox", version: 1 } as const;
+export const OUTBOX_JOURNAL = { kind: "outbox", version: JOURNAL_FORMATS.outbox } as const;
 
 /** One line as a record; undefined for a line that is not one (never written by us). */
 export function parseJournalRecord(line: string): JournalRecord | undefined {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
-import { Journal, silentLogger, type Logger } from "../core/index.js";
+import { Journal, JOURNAL_FORMATS, silentLogger, type Logger } from "../core/index.js";
 import {
   FileTailLedger,
   type DeliveredEntry,
@@ -73,7 +73,7 @@ export class OutboxTailLedger implements TailLedger {
     this.journal = new Journal({
       file: this.file,
       kind: "outbox-ledger",
-      version: 1,
+      version: JOURNAL_FORMATS["outbox-ledger"],
       logger: this.log,
       snapshot: () => this.snapshot(),
       // Rewritten once the lines a rewrite would drop outnumber what one inbox keeps.

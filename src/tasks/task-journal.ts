@@ -1,6 +1,13 @@
 import path from "node:path";
 import { z } from "zod";
-import { Journal, LOCALES, readJournalLines, silentLogger, type Logger } from "../core/index.js";
+import {
+  Journal,
+  JOURNAL_FORMATS,
+  LOCALES,
+  readJournalLines,
+  silentLogger,
+  type Logger,
+} from "../core/index.js";
 import { isFinalState, type Task } from "./types.js";
 
 /** `state.dir/tasks.jsonl`: every task's latest copy, the id counter, pairing cards, threads, watches. */
@@ -106,7 +113,7 @@ export class TaskJournal {
     this.journal = new Journal({
       file: this.file,
       kind: "tasks",
-      version: 1,
+      version: JOURNAL_FORMATS["tasks"],
       logger: this.log,
       snapshot: () => this.snapshot(),
       shouldCompact: (stats) => stats.lines > 4 * (this.tasks.size + this.keepFinished) + 1_000,

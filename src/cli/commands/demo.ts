@@ -69,6 +69,8 @@ export async function demoCommand(
   ctx.out(
     t("demoBody", {
       url: demo.url,
+      metrics: `${demo.bridge.opsUrl}/metrics`,
+      health: `${demo.bridge.opsUrl}/readyz`,
       shared: quoted(shared),
       nodes,
       bridge: demo.world.bridgeBot.name,

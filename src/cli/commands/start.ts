@@ -32,7 +32,7 @@ export async function startCommand(
     replay: options.replay,
     onFatal: (reason) => fatal(reason),
   });
-  ctx.err(ctx.t("startStarted", { url: bridge.url, config: loaded.path }));
+  ctx.err(ctx.t("startStarted", { url: bridge.url, config: loaded.path, ops: bridge.opsUrl }));
   const reload = () => {
     try {
       bridge.reload(loadConfig({ path: loaded.path, env: ctx.env, locale: ctx.locale, cwd: ctx.cwd }));

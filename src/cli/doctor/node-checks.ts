@@ -157,7 +157,25 @@ export async function checkNodes(ctx: CliContext, loaded: LoadedConfig): Promise
     ];
   }
   const withGateway = nodes.filter((n) => n.url);
-  const identity = withGateway.length > 0 ? await loadOrCreateIdentity(loaded.config.state.dir) : undefined;
+  let identity: DeviceIdentity | undefined;
+  try {
+    identity = withGateway.length > 0 ? await loadOrCreateIdentity(loaded.config.state.dir) : undefined;
+  } catch (error) {
+    // A key this release cannot use (unreadable, or a newer release's): said here, not thrown,
+    // so every other check still runs.
+    if (!isClawbridgeError(error)) throw error;
+    const { message, fix } = error.render(ctx.locale);
+    return [
+      {
+        section: "nodes",
+        id: "nodes.identity",
+        label: `${ctx.t("doctorNodes")}: ${ctx.t("checkDeviceKey")}`,
+        ok: false,
+        detail: message,
+        ...(fix ? { fix } : {}),
+      },
+    ];
+  }
   const results = await Promise.all(
     nodes.map((node, index) =>
       node.url && identity

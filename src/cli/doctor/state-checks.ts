@@ -1,7 +1,15 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { LoadedConfig } from "../../config/index.js";
-import { errnoCode } from "../../core/index.js";
+import {
+  errnoCode,
+  isJournalKind,
+  JOURNAL_FORMATS,
+  readJournalHeader,
+  stateNewerError,
+  type ClawbridgeError,
+} from "../../core/index.js";
+import { DEVICE_IDENTITY_VERSION } from "../../gateway/index.js";
 import type { CliContext } from "../context.js";
 import type { DoctorCheck } from "./check.js";
 import { shellWord } from "./running-bridge.js";
@@ -11,13 +19,67 @@ const GROUP_OTHER = 0o077;
 
 const octal = (mode: number) => `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
 
+/** Journals sit at most this deep under the state folder (`mailbox/delivered/<inbox>.log`). */
+const JOURNAL_DEPTH = 3;
+
+/** The state folder: its files' formats, then its permissions. */
+export async function checkStateDir(ctx: CliContext, loaded: LoadedConfig): Promise<DoctorCheck[]> {
+  return [await checkFormats(ctx, loaded.config.state.dir), ...(await checkModes(ctx, loaded))];
+}
+
+/**
+ * Whether every versioned state file (the journals' header lines, the device key) is in a
+ * format this release reads: one a newer release wrote makes the bridge refuse to start.
+ */
+async function checkFormats(ctx: CliContext, dir: string): Promise<DoctorCheck> {
+  const base = {
+    section: "state",
+    id: "state.formats",
+    label: `${ctx.t("doctorState")}: ${ctx.t("checkStateFormats")}`,
+  };
+  const newer: ClawbridgeError<"CB_STATE_NEWER">[] = [];
+  for (const file of await journalCandidates(dir, JOURNAL_DEPTH)) {
+    const header = await readJournalHeader(file).catch(() => undefined);
+    if (header && isJournalKind(header.kind) && header.version > JOURNAL_FORMATS[header.kind]) {
+      newer.push(stateNewerError(file, header.version, JOURNAL_FORMATS[header.kind], { kind: header.kind }));
+    }
+  }
+  const deviceFile = path.join(dir, "identity", "device.json");
+  const device = (await fs.readFile(deviceFile, "utf8").then(JSON.parse, () => undefined)) as
+    { version?: unknown } | undefined;
+  if (typeof device?.version === "number" && device.version > DEVICE_IDENTITY_VERSION) {
+    newer.push(stateNewerError(deviceFile, device.version, DEVICE_IDENTITY_VERSION));
+  }
+  const [first] = newer;
+  if (!first) return { ...base, ok: true, detail: ctx.t("stateFormatsOk") };
+  const { message, fix } = first.render(ctx.locale);
+  return {
+    ...base,
+    ok: false,
+    detail: newer.length > 1 ? ctx.t("stateFormatsMore", { message, count: newer.length - 1 }) : message,
+    ...(fix ? { fix } : {}),
+  };
+}
+
+/** Files that may be journals (`.jsonl`, `.log`) under `dir`, down to `depth` folders. */
+async function journalCandidates(dir: string, depth: number): Promise<string[]> {
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  const found: string[] = [];
+  for (const entry of entries) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory() && depth > 1) found.push(...(await journalCandidates(file, depth - 1)));
+    else if (entry.isFile() && /\.(jsonl|log)$/.test(entry.name)) found.push(file);
+  }
+  return found.sort();
+}
+
 /**
  * The state folder's permissions. It holds message text (outboxes) and, in `identity/`,
  * the device's private key and the gateways' device tokens: a readable key lets anyone on
  * this computer act as the paired bridge, so those files must be 0600 (a failure); a state
  * folder others can list is a warning (its secrets are protected by their own modes).
  */
-export async function checkStateDir(ctx: CliContext, loaded: LoadedConfig): Promise<DoctorCheck[]> {
+async function checkModes(ctx: CliContext, loaded: LoadedConfig): Promise<DoctorCheck[]> {
   const dir = loaded.config.state.dir;
   const label = (what: string) => `${ctx.t("doctorState")}: ${what}`;
   if (process.platform === "win32") {
