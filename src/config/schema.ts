@@ -20,6 +20,8 @@ export const TAG_PATTERN = /^[^\s#,]{1,64}$/u;
  */
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.number().superRefine(checkInteger).min(min).max(max);
+/** Node's timers take at most 2^31 − 1 ms (24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 const port = (fallback: number, what: string) => int(0, 65535).default(fallback).describe(what);
 const host = (what: string) => z.string().min(1).default("127.0.0.1").describe(what);
 const chatId = () => z.string().startsWith("oc_");
@@ -160,7 +162,7 @@ const relaySchema = z
     outboxPerNode: int(1)
       .default(1000)
       .describe("Envelopes kept per offline node; a notice is posted on overflow."),
-    runTimeoutMs: int(1000)
+    runTimeoutMs: int(1000, MAX_TIMER_MS)
       .default(600_000)
       .describe("How long one relayed delivery may run on a node's agent before it counts as timed out."),
   })
@@ -169,7 +171,9 @@ const relaySchema = z
 
 const tasksSchema = z
   .strictObject({
-    timeoutMs: int(1000).default(1_800_000).describe("A task running longer than this is cancelled."),
+    timeoutMs: int(1000, MAX_TIMER_MS)
+      .default(1_800_000)
+      .describe("A task running longer than this is cancelled (at most 2147483647, about 24.8 days)."),
     maxQueued: int(0).default(100).describe("Tasks waiting for a free node; more are refused."),
   })
   .prefault({})

@@ -69,16 +69,30 @@ export class SecretRegistry {
     return this.values.size;
   }
 
+  /**
+   * Only the known values, not the secret-shaped patterns: for other people's text the bridge
+   * passes on (agents' answers), where "token=…" may be what the person asked about.
+   */
+  scrubValues(text: string): string {
+    if (this.values.size === 0 || text.length === 0) return text;
+    this.pattern ??= this.valuesPattern();
+    return text.replace(this.pattern, REDACTED);
+  }
+
+  private valuesPattern(): RegExp {
+    return new RegExp(
+      [...this.values]
+        .sort((a, b) => b.length - a.length)
+        .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("|"),
+      "g",
+    );
+  }
+
   scrub(text: string): string {
     let out = text;
     if (this.values.size > 0) {
-      this.pattern ??= new RegExp(
-        [...this.values]
-          .sort((a, b) => b.length - a.length)
-          .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-          .join("|"),
-        "g",
-      );
+      this.pattern ??= this.valuesPattern();
       out = out.replace(this.pattern, REDACTED);
     }
     return scrubPatterns(out);
@@ -90,4 +104,14 @@ export function scrubPatterns(text: string): string {
     .replace(PATTERNS[0]!, (_m, scheme: string) => `${scheme} ${REDACTED}`)
     .replace(PATTERNS[1]!, (_m, key: string) => `${key}=${REDACTED}`)
     .replace(PATTERNS[2]!, (_m, prefix: string) => `${prefix}${REDACTED}`);
+}
+
+/** A copy of `value` with `scrub` applied to every string in it (objects and arrays copied). */
+export function scrubStrings(value: unknown, scrub: (text: string) => string, depth = 0): unknown {
+  if (typeof value === "string") return scrub(value);
+  if (value === null || typeof value !== "object" || depth > 32) return value;
+  if (Array.isArray(value)) return value.map((item) => scrubStrings(item, scrub, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = scrubStrings(item, scrub, depth + 1);
+  return out;
 }

@@ -28,6 +28,8 @@ export interface RunLink {
   connectWaitMs: number;
   log: Logger;
   clock: Clock;
+  /** Takes configured secrets out of the agents' text (see `AgentRun`). */
+  scrub?: (text: string) => string;
 }
 
 const FINAL_STATES = new Set([
@@ -108,7 +110,13 @@ export class AgentRuns {
   /** A new run in the map, with its deadline (abort, then the timeout error). */
   private track(runId: string, sessionKey: string, timeoutMs: number): AgentRun {
     const { clock } = this.link;
-    const run = new AgentRun(runId, sessionKey, clock.now() + timeoutMs, (r) => this.abort(r));
+    const run = new AgentRun(
+      runId,
+      sessionKey,
+      clock.now() + timeoutMs,
+      (r) => this.abort(r),
+      this.link.scrub,
+    );
     this.runs.set(run.runId, run);
     const deadline = clock.setTimeout(() => {
       if (run.settled) return;

@@ -27,6 +27,8 @@ export class AgentRun implements RunHandle {
     readonly sessionKey: string,
     readonly deadline: number,
     private readonly aborter: (run: AgentRun) => Promise<void>,
+    /** Applied to every text of the run: an agent quoting a configured secret must not pass it on. */
+    private readonly scrub: (text: string) => string = (text) => text,
   ) {
     this.result = new Promise<RunResult>((resolve, reject) => {
       this.resolveResult = resolve;
@@ -47,7 +49,8 @@ export class AgentRun implements RunHandle {
   }
 
   /** Cumulative text from any stream; emits the new part, if any. */
-  progress(cumulative: string): void {
+  progress(raw: string): void {
+    const cumulative = this.scrub(raw);
     if (this.settled || cumulative.length <= this.text.length || !cumulative.startsWith(this.text)) {
       if (
         !this.settled &&
@@ -66,8 +69,9 @@ export class AgentRun implements RunHandle {
     this.emit({ kind: "delta", delta, text: cumulative });
   }
 
-  finish(status: RunResult["status"], finalText?: string): void {
+  finish(status: RunResult["status"], rawFinal?: string): void {
     if (this.settled) return;
+    const finalText = rawFinal === undefined ? undefined : this.scrub(rawFinal);
     if (finalText !== undefined && finalText !== "") this.progress(finalText);
     this.settled = true;
     this.resolveResult({

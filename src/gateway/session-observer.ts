@@ -1,4 +1,4 @@
-import { RecentIds, contentHash, systemClock, type Clock, type Logger } from "../core/index.js";
+import { RecentIds, contentHash, scrubStrings, systemClock, type Clock, type Logger } from "../core/index.js";
 import { messageText } from "./frames.js";
 import { parseSessionKey } from "./session-key.js";
 import type { ObservedEvent, ObserveFilter } from "./types.js";
@@ -20,6 +20,7 @@ export class SessionObserver {
     private readonly node: string,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    private readonly scrub?: (text: string) => string,
   ) {}
 
   observe(listener: (event: ObservedEvent) => void, filter?: ObserveFilter): () => void {
@@ -40,10 +41,13 @@ export class SessionObserver {
 
   emit(event: Omit<ObservedEvent, "node" | "session" | "at">): void {
     let observed: ObservedEvent | undefined;
+    const scrub = this.scrub;
     for (const [listener, filter] of this.observers) {
       if (filter && !wants(filter, event)) continue;
       observed ??= {
         ...event,
+        // Listeners post and store what they see: an agent quoting a configured secret must not pass it on.
+        ...(scrub ? { text: scrub(event.text), raw: scrubStrings(event.raw, scrub) } : {}),
         node: this.node,
         session: parseSessionKey(event.sessionKey),
         at: this.clock.now(),

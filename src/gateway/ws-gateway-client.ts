@@ -73,7 +73,9 @@ export class WsGatewayClient implements GatewayClient {
     this.handshake = new Handshake(resolved);
     this.requests = new PendingRequests(resolved, (frame, run, id) => this.runs.onResponse(frame, run, id));
     this.waiters = new ReadyWaiters(resolved.clock);
-    this.observer = new SessionObserver(this.node, this.log, resolved.clock);
+    const secrets = resolved.secrets;
+    const scrub = secrets ? (text: string) => secrets.scrubValues(text) : undefined;
+    this.observer = new SessionObserver(this.node, this.log, resolved.clock, scrub);
     this.runs = new AgentRuns({
       node: this.node,
       ready: (timeoutMs) => this.ready(timeoutMs),
@@ -85,6 +87,7 @@ export class WsGatewayClient implements GatewayClient {
       connectWaitMs: resolved.connectWaitMs,
       log: this.log,
       clock: resolved.clock,
+      ...(scrub ? { scrub } : {}),
     });
     this.routes = {
       log: this.log,

@@ -1,5 +1,6 @@
 import { ClawbridgeError } from "../core/index.js";
 import { appendUnderLock, type LockOptions } from "./file-lock.js";
+import { assertNotLink } from "./layout.js";
 import { mailboxMessages as t } from "./messages.js";
 
 /**
@@ -15,5 +16,6 @@ export async function appendLines(file: string, lines: readonly string[], lock: 
         fix: t.text("lineBreakFix"),
       });
   }
+  await assertNotLink(file);
   await appendUnderLock(file, lines.join("\n"), lock);
 }

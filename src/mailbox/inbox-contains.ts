@@ -1,5 +1,5 @@
 import { promises as fs } from "node:fs";
-import { inboxPath, type MailboxLayout } from "./layout.js";
+import { inboxPath, READ_NO_FOLLOW, type MailboxLayout } from "./layout.js";
 
 /** How far back from the end of an inbox a replayed append looks for itself. */
 const LOOK_BACK_BYTES = 4 * 1024 * 1024;
@@ -12,7 +12,7 @@ const LOOK_BACK_BYTES = 4 * 1024 * 1024;
 export async function inboxContainsId(layout: MailboxLayout, node: string, id: string): Promise<boolean> {
   let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(inboxPath(layout, node), "r");
+    handle = await fs.open(inboxPath(layout, node), READ_NO_FOLLOW);
     const { size } = await handle.stat();
     const start = Math.max(0, size - LOOK_BACK_BYTES);
     const buffer = Buffer.alloc(size - start);

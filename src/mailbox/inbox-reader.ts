@@ -5,6 +5,7 @@ import { promises as fs, type Stats } from "node:fs";
 import type { Envelope } from "../core/index.js";
 import { RecentIds } from "../core/index.js";
 import { parseEnvelopeLine } from "./envelope-line.js";
+import { READ_NO_FOLLOW } from "./layout.js";
 import { isUtf8 } from "node:buffer";
 import { bomLength, decodeLine, type DecodedLine, type LineEncoding } from "./line-decoder.js";
 import type { QuarantineRecord } from "./quarantine.js";
@@ -110,7 +111,7 @@ export class InboxReader {
 
   /** Where a reader that starts "at the end" begins: after the last complete line. */
   async seekToEnd(): Promise<void> {
-    const handle = await fs.open(this.path, "r");
+    const handle = await fs.open(this.path, READ_NO_FOLLOW);
     try {
       const { size } = await handle.stat();
       const window = Math.min(size, 64 * 1024);
@@ -133,7 +134,7 @@ export class InboxReader {
   async readNew(sink: ReadSink): Promise<Stats | undefined> {
     let handle: fs.FileHandle;
     try {
-      handle = await fs.open(this.path, "r");
+      handle = await fs.open(this.path, READ_NO_FOLLOW);
     } catch {
       return undefined;
     }

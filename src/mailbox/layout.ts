@@ -1,6 +1,6 @@
-import { promises as fs } from "node:fs";
+import { constants as fsConstants, promises as fs } from "node:fs";
 import path from "node:path";
-import { ClawbridgeError, isValidNodeName } from "../core/index.js";
+import { ClawbridgeError, errnoCode, isValidNodeName } from "../core/index.js";
 import { mailboxMessages as t } from "./messages.js";
 
 /** The seed's folder layout under the shared root. */
@@ -55,6 +55,31 @@ export function nodeOfInboxFile(fileName: string): string | undefined {
 export function statusPath(layout: MailboxLayout, node: string): string {
   assertNodeName(node);
   return path.join(layout.statusDir, `${node}.json`);
+}
+
+/**
+ * Opens a mailbox file for reading without following a symbolic link (ELOOP instead): every
+ * agent can write the share, and a link planted there must not make the bridge read a file
+ * outside it — nor copy it back into the share (the task board keeps what surrounds its
+ * block). Windows has no O_NOFOLLOW; links there need privileges agents do not have.
+ */
+export const READ_NO_FOLLOW = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0);
+
+/** Refuses to write a mailbox file through a symbolic link (see `READ_NO_FOLLOW`). */
+export async function assertNotLink(file: string): Promise<void> {
+  const stat = await fs.lstat(file).catch((error: unknown) => {
+    if (errnoCode(error) === "ENOENT") return undefined;
+    throw error;
+  });
+  if (stat?.isSymbolicLink()) throw linkRefused(file);
+}
+
+export function linkRefused(file: string, cause?: unknown): ClawbridgeError<"CB_MAILBOX_IO"> {
+  return new ClawbridgeError("CB_MAILBOX_IO", t.text("linkRefused", { file }), {
+    fix: t.text("linkRefusedFix"),
+    details: { file, errno: "ELOOP" },
+    cause,
+  });
 }
 
 /** Creates the folders on first use; the root itself must exist (a missing share is an error, not a folder to create). */

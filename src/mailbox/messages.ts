@@ -14,6 +14,9 @@ const en = {
   invalidNodeFix: 'use 1–63 letters, digits, "-" or "_", starting with a letter or digit',
   rootMissing: "the shared folder {root} does not exist or is not a folder",
   rootMissingFix: "mount the share (or create the folder) and check mailbox.root",
+  linkRefused: "{file} is a symbolic link; the bridge reads and writes only plain files in the shared folder",
+  linkRefusedFix:
+    "replace the link with a plain file (whoever can write the share could point it at any file of this computer)",
   invalidEnvelope: "not a valid envelope: {problems}",
   invalidEnvelopeFix: "check the fields named above",
 
@@ -64,6 +67,8 @@ const zhCN: Record<MailboxMessageKey, string> = {
   invalidNodeFix: "使用 1–63 个字母、数字、“-” 或 “_”，并以字母或数字开头",
   rootMissing: "共享文件夹 {root} 不存在或不是文件夹",
   rootMissingFix: "挂载共享（或创建该文件夹），并检查 mailbox.root",
+  linkRefused: "{file} 是符号链接；桥接只读写共享文件夹中的普通文件",
+  linkRefusedFix: "请用普通文件替换这个链接（能写入共享的人可以让它指向本机的任何文件）",
   invalidEnvelope: "不是有效的信封：{problems}",
   invalidEnvelopeFix: "检查上面列出的字段",
 

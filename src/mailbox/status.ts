@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { writeFileAtomic } from "../core/index.js";
-import { assertNodeName, statusPath, type MailboxLayout } from "./layout.js";
+import { assertNodeName, READ_NO_FOLLOW, statusPath, type MailboxLayout } from "./layout.js";
 
 /** What a status file says, as far as clawbridge needs to know. */
 export interface NodeStatusSnapshot {
@@ -40,10 +40,13 @@ export async function readStatuses(layout: MailboxLayout): Promise<NodeStatusSna
     const node = name.slice(0, -".json".length);
     const file = path.join(layout.statusDir, name);
     try {
-      const [text, stat] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file)]);
+      const [text, stat] = await Promise.all([
+        fs.readFile(file, { encoding: "utf8", flag: READ_NO_FOLLOW }),
+        fs.lstat(file),
+      ]);
       snapshots.push(parseStatus(node, text.replace(/^\uFEFF/, ""), stat.mtimeMs));
     } catch {
-      // Vanished between listing and reading.
+      // Vanished between listing and reading, or a link (never followed out of the share).
     }
   }
   return snapshots;

@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import { DEFAULT_LOCALE, errnoCode, writeFileAtomic, type Locale } from "../core/index.js";
 import { withFileLock, type LockOptions } from "./file-lock.js";
 import { mailboxMessages } from "./messages.js";
-import type { MailboxLayout } from "./layout.js";
+import { linkRefused, READ_NO_FOLLOW, type MailboxLayout } from "./layout.js";
 
 export const TASK_BLOCK_BEGIN = "<!-- clawbridge:tasks:begin -->";
 export const TASK_BLOCK_END = "<!-- clawbridge:tasks:end -->";
@@ -74,8 +74,10 @@ export async function updateTaskBoard(
   await withFileLock(layout.taskBoardFile, lock, async () => {
     let existing = "";
     try {
-      existing = await fs.readFile(layout.taskBoardFile, "utf8");
+      existing = await fs.readFile(layout.taskBoardFile, { encoding: "utf8", flag: READ_NO_FOLLOW });
     } catch (error) {
+      // A link would have us copy whatever it points at into the share, around our block.
+      if (errnoCode(error) === "ELOOP") throw linkRefused(layout.taskBoardFile, error);
       if (errnoCode(error) !== "ENOENT") throw error;
     }
     const next = replaceTaskBlock(existing, renderTaskBlock(entries, locale));
