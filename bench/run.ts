@@ -1,5 +1,6 @@
 // `npm run bench -- --json`: every benchmark, one JSON object per line on stdout.
-// Without --json a readable table goes to stderr as well. `--only <prefix>` runs a subset.
+// Without --json a readable table goes to stderr as well. `--only <prefix>` runs a subset;
+// `--soak-seconds N` (or CLAWBRIDGE_SOAK_SECONDS) sets the soak's length (default 300).
 import { demoBenchmarks } from "./demo/demo.js";
 import { outboundBenchmarks } from "./feishu/outbound.js";
 import { webhookBenchmarks } from "./feishu/webhook.js";
@@ -11,6 +12,7 @@ import { notifyBenchmarks } from "./mailbox/notify.js";
 import { resumeBenchmarks } from "./mailbox/resume.js";
 import { scrapeBenchmarks } from "./ops/scrape.js";
 import { relayBenchmarks } from "./relay/relay.js";
+import { soakBenchmarks } from "./soak/soak.js";
 import { tasksBenchmarks } from "./tasks/tasks.js";
 import type { BenchResult } from "./lib/report.js";
 
@@ -27,12 +29,23 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "tasks", run: tasksBenchmarks },
   { name: "demo", run: demoBenchmarks },
   { name: "ops", run: scrapeBenchmarks },
+  { name: "soak", run: () => soakBenchmarks(soakLength) },
 ];
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
 const onlyIndex = args.indexOf("--only");
 const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
+
+/** The soak's length: `--soak-seconds N`, else CLAWBRIDGE_SOAK_SECONDS, else 5 minutes. */
+function soakSeconds(): number {
+  const index = args.indexOf("--soak-seconds");
+  const given = index >= 0 ? args[index + 1] : process.env.CLAWBRIDGE_SOAK_SECONDS;
+  const seconds = Number(given ?? 300);
+  if (!(seconds > 0)) throw new Error(`--soak-seconds must be a positive number, got ${given}`);
+  return seconds;
+}
+const soakLength = soakSeconds();
 
 let failed = 0;
 for (const suite of suites) {
