@@ -21,6 +21,13 @@ message Frame {
 }
 `;
 
+// The SDK shares this protobufjs and, when it loads, turns 64-bit support off for everyone
+// (`util.Long = undefined`): a type built before that then fails on its first frame. Doing the
+// same here first makes the order in which the two are loaded not matter; uint64 fields are
+// numbers either way (see `Frame`).
+protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
+protobuf.configure();
+
 const FrameType = protobuf.parse(PROTO).root.lookupType("pbbp2.Frame");
 
 /** Frame `method`: control (ping/pong) or data (events, acks). */
