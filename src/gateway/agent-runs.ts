@@ -193,6 +193,11 @@ export class AgentRuns {
   /** After a reconnect: runs the gateway accepted are awaited; the others are sent again. */
   resume(): void {
     for (const run of this.runs.values()) {
+      if (run.abortWanted && !run.settled) {
+        void this.abort(run).catch((error: unknown) =>
+          this.link.log.warn({ err: error, runId: run.runId }, "could not abort the run after the reconnect"),
+        );
+      }
       if (!run.detached || run.settled) continue;
       if (run.accepted) void this.wait(run);
       else if (run.params) this.send(run);
@@ -352,6 +357,13 @@ export class AgentRuns {
   }
 
   private async abort(run: AgentRun): Promise<void> {
-    await this.link.request("chat.abort", { sessionKey: run.sessionKey, runId: run.runId });
+    try {
+      await this.link.request("chat.abort", { sessionKey: run.sessionKey, runId: run.runId });
+      run.abortWanted = false;
+    } catch (error) {
+      // A cancelled task must not run on at the node because the link was down at the time.
+      if (isClawbridgeError(error) && LINK_GONE.has(error.code) && !run.settled) run.abortWanted = true;
+      throw error;
+    }
   }
 }

@@ -12,6 +12,8 @@ export class AgentRun implements RunHandle {
   settled = false;
   /** Set while the socket that carried the `agent` request is gone: resume with `agent.wait`. */
   detached = false;
+  /** An abort that could not be sent (the link was down): sent again after the reconnect. */
+  abortWanted = false;
   /** The gateway accepted the `agent` request (so a resume waits rather than sends again). */
   accepted = false;
   /** The `agent` params, kept to send again if the link dropped before the gateway accepted. */

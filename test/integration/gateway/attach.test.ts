@@ -121,6 +121,30 @@ describe("attachRun: re-attaching to a run by its id after a restart", () => {
     expect(fake.runs()[0]!.status).toBe("aborted");
   });
 
+  it("abort() while the link is down: refused at once, and sent after the reconnect (the run does not go on at the node)", async () => {
+    const fake = await fakeGateway({
+      script: { kind: "text", text: "x".repeat(200), chunks: 100, delayMs: 100 },
+    });
+    const a = await gatewayClient(fake.url);
+    const run = a.client.runAgent({
+      prompt: "x",
+      sessionKey: "agent:main:clawbridge:cancel",
+      idempotencyKey: "cx-1",
+    });
+    await waitFor(() => fake.runs()[0]?.status === "running", { what: "the run going" });
+    fake.stall(true);
+    fake.dropConnections();
+    await waitFor(() => a.client.health().state !== "connected", { what: "the link down" });
+    await expect(run.abort()).rejects.toSatisfy((error) => isClawbridgeError(error));
+    fake.stall(false);
+    await waitFor(() => fake.received.some((r) => r.frame.method === "chat.abort"), {
+      timeoutMs: 15_000,
+      what: "chat.abort after the reconnect",
+    });
+    expect((await run.result).status).toBe("aborted");
+    expect(fake.runs()[0]!.status).toBe("aborted");
+  });
+
   it("the link drops while attached: resumed after the reconnect", async () => {
     const text = "slow and steady wins";
     const fake = await fakeGateway({ script: { kind: "text", text, chunks: 5, delayMs: 120 } });
