@@ -109,46 +109,43 @@ describe.skipIf(!mountsWork)(
     // event, so the intake releases it and Feishu's retry brings it again once there is room. A
     // state folder whose path is long makes the answer's record (it names the journal) too big for
     // any page's room, so the answer cannot be recorded every time, not one time in ten.
-    it(
-      "a /tell said while it is full is answered or delivered once there is room — never dropped in silence",
-      async () => {
-        const world = await bridgeWorld({
-          configure: (config) => {
-            const state = config.state as { dir: string };
-            const base = path.dirname(state.dir);
-            // ~3.7 KB of path (PATH_MAX is 4 KB, temp files of atomic writes need a little more).
-            const room = 3_700 - base.length;
-            const parts = Array.from({ length: Math.ceil(room / 200) }, (_, i) => `${i}`.padStart(200, "s"));
-            state.dir = path.join(base, ...parts).slice(0, base.length + room);
-          },
-        });
-        const stateDir = (JSON.parse(readFileSync(world.configPath, "utf8")) as { state: { dir: string } })
-          .state.dir;
-        mountTmpfs(stateDir, 4 * 1024 * 1024);
-        const { sink } = await startWorldBridge(world, { health: FAST_HEALTH });
-        const talk = new GroupTalk(world.emu);
-        await waitFor(() => world.gateways["ai-pc"].connections() > 0, { what: "ai-pc connected" });
+    it("a /tell said while it is full is answered or delivered once there is room — never dropped in silence", async () => {
+      const world = await bridgeWorld({
+        configure: (config) => {
+          const state = config.state as { dir: string };
+          const base = path.dirname(state.dir);
+          // ~3.7 KB of path (PATH_MAX is 4 KB, temp files of atomic writes need a little more).
+          const room = 3_700 - base.length;
+          const parts = Array.from({ length: Math.ceil(room / 200) }, (_, i) => `${i}`.padStart(200, "s"));
+          state.dir = path.join(base, ...parts).slice(0, base.length + room);
+        },
+      });
+      const stateDir = (JSON.parse(readFileSync(world.configPath, "utf8")) as { state: { dir: string } })
+        .state.dir;
+      mountTmpfs(stateDir, 4 * 1024 * 1024);
+      const { sink } = await startWorldBridge(world, { health: FAST_HEALTH });
+      const talk = new GroupTalk(world.emu);
+      await waitFor(() => world.gateways["ai-pc"].connections() > 0, { what: "ai-pc connected" });
 
-        const filler = fillUp(stateDir);
-        const asked = talk.say(world.emu.defaultChat, world.wang, `/tell ai-pc 状态盘满时的问题 ${LONG}`);
-        await waitFor(() => logged(sink.lines, /^command failed .*ENOSPC/, 50).length > 0, {
-          what: "the command's failure in the log",
-        });
-        rmSync(filler);
-        const answered = () =>
-          world.emu
-            .messages(world.emu.defaultChat)
-            .some((m) => m.parentId === asked.messageId && m.senderAppId && m.text?.includes("ENOSPC"));
-        const delivered = () =>
-          agentRuns(world, "ai-pc").filter((r) => r.idempotencyKey === `fs-${asked.messageId}`);
-        await waitFor(() => answered() || delivered().length > 0, {
-          // Feishu's retry (GroupTalk's, every 300 ms) would come well within this.
-          timeoutMs: 5_000,
-          what: "an answer to the /tell, or its delivery",
-        });
-        expect(delivered().length).toBeLessThanOrEqual(1);
-        talk.stop();
-      },
-    );
+      const filler = fillUp(stateDir);
+      const asked = talk.say(world.emu.defaultChat, world.wang, `/tell ai-pc 状态盘满时的问题 ${LONG}`);
+      await waitFor(() => logged(sink.lines, /^command failed .*ENOSPC/, 50).length > 0, {
+        what: "the command's failure in the log",
+      });
+      rmSync(filler);
+      const answered = () =>
+        world.emu
+          .messages(world.emu.defaultChat)
+          .some((m) => m.parentId === asked.messageId && m.senderAppId && m.text?.includes("ENOSPC"));
+      const delivered = () =>
+        agentRuns(world, "ai-pc").filter((r) => r.idempotencyKey === `fs-${asked.messageId}`);
+      await waitFor(() => answered() || delivered().length > 0, {
+        // Feishu's retry (GroupTalk's, every 300 ms) would come well within this.
+        timeoutMs: 5_000,
+        what: "an answer to the /tell, or its delivery",
+      });
+      expect(delivered().length).toBeLessThanOrEqual(1);
+      talk.stop();
+    });
   },
 );

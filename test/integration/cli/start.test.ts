@@ -21,7 +21,8 @@ const STOP_BOUND_MS = 10_000;
 const LEASE_TTL_MS = 30_000;
 /** How often the lease is renewed (and a takeover noticed): lease.ts's DEFAULT_LEASE_HEARTBEAT_MS. */
 const LEASE_HEARTBEAT_MS = 10_000;
-const RUNNING = /clawbridge is running on (http:\/\/127\.0\.0\.1:\d+) \(config (.+); metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\); Ctrl-C stops it/;
+const RUNNING =
+  /clawbridge is running on (http:\/\/127\.0\.0\.1:\d+) \(config (.+); metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\); Ctrl-C stops it/;
 const STACK_FRAME = /\n\s+at /;
 
 const envOf = (world: BridgeWorld): NodeJS.ProcessEnv => ({

@@ -48,7 +48,8 @@ const pkg = JSON.parse(read("package.json")) as {
 };
 const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
 
-const RUNNING = /clawbridge is running on (http:\/\/127\.0\.0\.1:\d+) \(config (.+); metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\); Ctrl-C stops it/;
+const RUNNING =
+  /clawbridge is running on (http:\/\/127\.0\.0\.1:\d+) \(config (.+); metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\); Ctrl-C stops it/;
 
 function only(stage: Stage, keyword: string): string {
   const found = stage.instructions.filter((each) => each.keyword === keyword);
