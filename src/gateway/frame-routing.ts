@@ -21,6 +21,8 @@ export interface FrameRoutes {
    * the rest (or a chatty one would fill the log).
    */
   oddFrameLevel(attempt: number): "warn" | "debug";
+  /** A frame that could not be read was dropped (counted for the metrics). */
+  badFrame(): void;
   /** An answer to one of our requests. */
   response(frame: ResponseFrame): void;
   /** The gateway wants us to prove who we are, on the socket of `attempt`. */
@@ -41,6 +43,7 @@ export function routeFrame(text: string, attempt: number, to: FrameRoutes): void
   try {
     parsed = JSON.parse(text);
   } catch {
+    to.badFrame();
     to.log.warn({ length: text.length }, "ignoring a frame that is not JSON");
     return;
   }
@@ -49,6 +52,7 @@ export function routeFrame(text: string, attempt: number, to: FrameRoutes): void
   const schema = type === "res" ? responseFrameSchema : type === "event" ? eventFrameSchema : undefined;
   const frame = schema?.safeParse(parsed);
   if (!frame?.success) {
+    to.badFrame();
     to.log[to.oddFrameLevel(attempt)](
       { type: describeType(type), length: text.length },
       "ignoring a frame of unknown shape",
@@ -81,11 +85,9 @@ function routeEvent(frame: EventFrame, attempt: number, to: FrameRoutes): void {
       // health, task, sessions.changed, … arrive unasked: nothing to do with them here.
       return;
   }
-  if (!read)
-    to.log[to.oddFrameLevel(attempt)](
-      { event: frame.event },
-      "ignoring an event whose payload cannot be read",
-    );
+  if (read) return;
+  to.badFrame();
+  to.log[to.oddFrameLevel(attempt)]({ event: frame.event }, "ignoring an event whose payload cannot be read");
 }
 
 /** A frame's `type` for the log: its text (cut short), or what kind of value it is. */

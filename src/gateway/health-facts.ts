@@ -10,6 +10,7 @@ export interface LiveHealth {
   latencyMs: number | undefined;
   runningRuns: number;
   failures: number;
+  badFrames: number;
 }
 
 /**
@@ -68,6 +69,7 @@ export class HealthFacts {
       lastTickAt: this.lastTickAt,
       latencyMs: live.latencyMs,
       runningRuns: live.runningRuns,
+      badFrames: live.badFrames,
       serverVersion: this.serverVersion,
       protocol: connected ? PROTOCOL_VERSION : undefined,
       pairing: this.pairing,

@@ -35,6 +35,8 @@ export interface GatewayHealth {
   lastError?: { code: ErrorCode; message: string; fix?: string; at: number };
   /** Consecutive failed connection attempts. */
   failures: number;
+  /** Frames that could not be read since start (malformed, unknown, wrongly typed). */
+  badFrames?: number;
 }
 
 export interface RunAgentRequest {

@@ -55,6 +55,7 @@ export class WsGatewayClient implements GatewayClient {
   private readonly routes: FrameRoutes;
   /** The attempt whose socket already had a frame logged as unreadable (see `oddFrameLevel`). */
   private oddFrameAttempt = 0;
+  private badFrames = 0;
   /** The attempt whose challenge was answered: a socket gets one handshake. */
   private challengedAttempt = 0;
 
@@ -91,6 +92,9 @@ export class WsGatewayClient implements GatewayClient {
     });
     this.routes = {
       log: this.log,
+      badFrame: () => {
+        this.badFrames += 1;
+      },
       oddFrameLevel: (attempt) => {
         if (this.oddFrameAttempt === attempt) return "debug";
         this.oddFrameAttempt = attempt;
@@ -145,6 +149,7 @@ export class WsGatewayClient implements GatewayClient {
       latencyMs: this.link.latencyMs,
       runningRuns: this.runs.running(),
       failures: this.link.failures,
+      badFrames: this.badFrames,
     });
   }
 

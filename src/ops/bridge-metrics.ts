@@ -82,6 +82,13 @@ export function watchGateways(
     );
   }
   metrics.onCollect(() => {
+    mirrorCounter(
+      metrics.gatewayBadFrames,
+      [...gateways].map(([name, gateway]) => ({
+        labels: { node: metrics.node(name) },
+        value: gateway.health().badFrames ?? 0,
+      })),
+    );
     for (const [name, gateway] of gateways) {
       const node = metrics.node(name);
       const health = gateway.health();

@@ -81,6 +81,11 @@ export class Metrics {
     "node",
   ]);
   readonly gatewayRuns = this.gauge("gateway_runs", "Agent runs in flight on the node's gateway.", ["node"]);
+  readonly gatewayBadFrames = this.counter(
+    "gateway_bad_frames_total",
+    "Frames from the node's gateway that could not be read (malformed, unknown, wrongly typed).",
+    ["node"],
+  );
   readonly pairingPending = this.gauge(
     "pairing_pending",
     "1 while the node waits for its pairing approval.",

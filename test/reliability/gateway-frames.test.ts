@@ -171,6 +171,10 @@ describe("bad frames from a gateway", () => {
     expect(
       await metric(bridge, "envelopes_total", { route: "gateway", node: "ai-pc", outcome: "delivered" }),
     ).toBe(1);
+    // Every frame that could not be read is counted, whatever its log level.
+    expect(await metric(bridge, "gateway_bad_frames_total", { node: "ai-pc" })).toBe(
+      notJson.length + oddShapes.length + badPayloads.length,
+    );
     expect(notices(world.emu, world.auditChat, "⚠")).toEqual([]);
     expect((await fetch(`${bridge.opsUrl}/healthz`)).status).toBe(200);
   });
