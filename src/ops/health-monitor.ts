@@ -70,6 +70,7 @@ export const DEFAULT_HEALTH_INTERVAL_MS = 5_000;
  */
 export class HealthMonitor {
   private readonly states = new Map<string, CheckState>();
+  private readonly probing = new Map<string, Promise<string | undefined>>();
   private readonly clock: Clock;
   private readonly log: Logger;
   private timer?: TimerHandle;
@@ -128,6 +129,16 @@ export class HealthMonitor {
 
   private async probe(check: HealthCheck): Promise<string | undefined> {
     const ms = this.options.probeTimeoutMs ?? 3_000;
+    // A probe of a hung share never returns and holds one of libuv's few I/O threads: while it
+    // hangs, later rounds wait on that same probe instead of starting (and hanging) another.
+    let pending = this.probing.get(check.name);
+    if (!pending) {
+      pending = Promise.resolve()
+        .then(() => check.probe())
+        .catch((error: unknown) => (error instanceof Error ? error.message : String(error)))
+        .finally(() => this.probing.delete(check.name));
+      this.probing.set(check.name, pending);
+    }
     let timer: TimerHandle | undefined;
     const timeout = new Promise<string>((resolve) => {
       timer = this.clock.setTimeout(
@@ -137,9 +148,7 @@ export class HealthMonitor {
       timer.unref();
     });
     try {
-      return await Promise.race([Promise.resolve().then(() => check.probe()), timeout]);
-    } catch (error) {
-      return error instanceof Error ? error.message : String(error);
+      return await Promise.race([pending, timeout]);
     } finally {
       this.clock.clearTimeout(timer);
     }
