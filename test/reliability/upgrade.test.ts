@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, cpSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -315,7 +315,9 @@ describe("a state folder from a newer release", () => {
         const device = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
         writeFileSync(file, JSON.stringify({ ...device, version: 2 }));
       } else if (name.includes("delivered")) {
-        // 0.1.0 kept no delivered log (the relay's ledger replaced it); a newer one might.
+        // 0.1.0 kept no delivered log (the relay's ledger replaced it); a newer one might. Its
+        // folder was empty, which git does not keep.
+        mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(file, `${JSON.stringify({ journal: "delivered", version: 2 })}\nsome-id 42\n`);
       } else {
         fromNewerRelease(file);
