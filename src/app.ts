@@ -13,7 +13,7 @@ import {
   type Logger,
 } from "./core/index.js";
 import type { LoadedConfig } from "./config/index.js";
-import { FeishuAdapter } from "./feishu/index.js";
+import { FeishuAdapter, intakeUp } from "./feishu/index.js";
 import {
   DeviceTokenStore,
   loadOrCreateIdentity,
@@ -364,7 +364,7 @@ function readiness(pool: NodePool, feishu: FeishuAdapter | undefined, monitor: H
   const parts: Record<string, { ready: boolean; detail?: string }> = {};
   if (feishu) {
     const health = feishu.health();
-    const ready = health.intake === "connected" || health.intake === "webhook";
+    const ready = intakeUp(health);
     parts.feishu = { ready, detail: String(health.intake) };
   }
   // The monitor's latest verdicts (every few seconds): a probe per request would let anyone

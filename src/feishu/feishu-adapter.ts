@@ -35,6 +35,11 @@ export interface FeishuAdapterOptions {
   clock?: Clock;
 }
 
+/** Events can arrive: the long connection is up, or webhook mode (Feishu calls in). */
+export function intakeUp(health: Pick<FeishuHealth, "intake">): boolean {
+  return health.intake === "connected" || health.intake === "webhook";
+}
+
 export interface FeishuHealth {
   mode: FeishuConfig["mode"];
   bot?: BotInfo;

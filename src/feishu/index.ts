@@ -28,5 +28,11 @@ export { LongConnection, LONG_CONNECTION_APP_ID, type LongConnectionState } from
 export { probeFeishu, BOT_ACTIVE, type FeishuProbe, type FeishuProbeInput, type Outcome } from "./probe.js";
 export * from "./webhook/index.js";
 export * from "./outbound/index.js";
-export { FeishuAdapter, chatLink, type FeishuAdapterOptions, type FeishuHealth } from "./feishu-adapter.js";
+export {
+  FeishuAdapter,
+  chatLink,
+  intakeUp,
+  type FeishuAdapterOptions,
+  type FeishuHealth,
+} from "./feishu-adapter.js";
 export { feishuMessages, type FeishuMessageKey } from "./messages.js";

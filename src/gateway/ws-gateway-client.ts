@@ -1,3 +1,6 @@
+// Longer than our usual file: the client is where the link, the handshake, the pending
+// requests, the runs and the observer meet; each lives in its own file, and what is left here
+// is the wiring between them, which reads best in one place.
 import type { ClawbridgeError, Logger } from "../core/index.js";
 import { AgentRuns } from "./agent-runs.js";
 import {

@@ -1,5 +1,5 @@
 import type { Clock } from "../core/index.js";
-import type { FeishuAdapter } from "../feishu/index.js";
+import { intakeUp, type FeishuAdapter } from "../feishu/index.js";
 import type { GatewayClient } from "../gateway/index.js";
 import type { QuarantineSink } from "../mailbox/index.js";
 import type { NodePool } from "../nodes/index.js";
@@ -41,12 +41,12 @@ export function countingQuarantine(metrics: Metrics, inner: QuarantineSink): Qua
 export function watchRelay(metrics: Metrics, relay: Relay): void {
   metrics.onCollect(() => {
     metrics.outboxDepth.reset();
-    for (const [target, { pending }] of Object.entries(relay.stats())) {
-      metrics.outboxDepth.inc({ outbox: outboxLabel(metrics, target) }, pending);
-    }
     metrics.deadLetters.reset();
-    for (const target of Object.keys(relay.stats()))
-      metrics.deadLetters.set({ outbox: outboxLabel(metrics, target) }, 0);
+    for (const [target, { pending }] of Object.entries(relay.stats())) {
+      const outbox = outboxLabel(metrics, target);
+      metrics.outboxDepth.inc({ outbox }, pending);
+      metrics.deadLetters.set({ outbox }, 0);
+    }
     for (const letter of relay.deadLetterList())
       metrics.deadLetters.inc({ outbox: outboxLabel(metrics, letter.target) });
   });
@@ -82,21 +82,17 @@ export function watchGateways(
     );
   }
   metrics.onCollect(() => {
-    mirrorCounter(
-      metrics.gatewayBadFrames,
-      [...gateways].map(([name, gateway]) => ({
-        labels: { node: metrics.node(name) },
-        value: gateway.health().badFrames ?? 0,
-      })),
-    );
+    const badFrames: { labels: { node: string }; value: number }[] = [];
     for (const [name, gateway] of gateways) {
       const node = metrics.node(name);
       const health = gateway.health();
+      badFrames.push({ labels: { node }, value: health.badFrames ?? 0 });
       metrics.gatewayUp.set({ node }, health.state === "connected" ? 1 : 0);
       metrics.gatewayRuns.set({ node }, health.runningRuns);
       if (health.latencyMs !== undefined) metrics.gatewayLatency.set({ node }, health.latencyMs / 1000);
       metrics.pairingPending.set({ node }, health.pairing ? 1 : 0);
     }
+    mirrorCounter(metrics.gatewayBadFrames, badFrames);
   });
   return () => {
     for (const off of offs) off();
@@ -150,7 +146,7 @@ export function watchFeishu(metrics: Metrics, feishu: FeishuAdapter): void {
         value: health.intakeStats[key as keyof typeof INTAKE_VERDICTS],
       })),
     );
-    metrics.feishuIntakeUp.set(health.intake === "connected" || health.intake === "webhook" ? 1 : 0);
+    metrics.feishuIntakeUp.set(intakeUp(health) ? 1 : 0);
     mirrorCounter(metrics.feishuReconnects, [{ value: health.intakeReconnects }]);
     mirrorCounter(
       metrics.webhookRejected,

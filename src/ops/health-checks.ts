@@ -1,4 +1,4 @@
-import type { FeishuAdapter } from "../feishu/index.js";
+import { intakeUp, type FeishuAdapter } from "../feishu/index.js";
 import type { GatewayClient } from "../gateway/index.js";
 import type { HealthCheck } from "./health-monitor.js";
 import { probeFolder } from "./health-monitor.js";
@@ -39,8 +39,8 @@ export function feishuIntakeCheck(feishu: FeishuAdapter): HealthCheck {
     name: "feishu_intake",
     graceMs: FEISHU_INTAKE_GRACE_MS,
     probe: () => {
-      const { intake } = feishu.health();
-      return intake === "connected" || intake === "webhook" ? undefined : `long connection ${intake}`;
+      const health = feishu.health();
+      return intakeUp(health) ? undefined : `long connection ${health.intake}`;
     },
     down: (reason) => opsMessages.text("feishuIntakeDown", { reason }),
     back: (duration) => opsMessages.text("feishuIntakeBack", { duration }),
