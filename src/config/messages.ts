@@ -66,6 +66,12 @@ const en = {
   webhookNeedsSecret: '"webhook" mode needs feishu.encryptKey or feishu.verificationToken',
   fixWebhookNeedsSecret:
     'set feishu.encryptKey or feishu.verificationToken (Feishu developer console → Events and callbacks), or use mode "websocket"',
+  badRedisUrl: "not a Redis URL (the value is not shown: it may hold a password)",
+  fixRedisUrl:
+    'use redis:// or rediss:// (TLS), e.g. "redis://:password@10.0.0.5:6379/0", from an environment variable such as CLAWBRIDGE_REDIS_URL',
+  redisMissing: 'state.store "redis" needs state.redis.url',
+  fixRedisMissing:
+    'add state: { redis: { url: "${CLAWBRIDGE_REDIS_URL}" } } and set that variable, or use state.store "file" for one process',
   samePort: "{value} is also http.port",
   fixSamePort: "give ops.port another port (default 9464), or 0 for any free port",
   unknownAgent: '{value} is neither "*" nor the name of a node in nodes',
@@ -161,6 +167,12 @@ const zhCN: Record<ConfigMessageKey, string> = {
   webhookNeedsSecret: "“webhook” 模式需要 feishu.encryptKey 或 feishu.verificationToken",
   fixWebhookNeedsSecret:
     "请设置 feishu.encryptKey 或 feishu.verificationToken（飞书开发者后台 → 事件与回调），或改用 “websocket” 模式",
+  badRedisUrl: "不是 Redis 地址（不显示其值：其中可能含密码）",
+  fixRedisUrl:
+    "请使用 redis:// 或 rediss://（TLS），例如 “redis://:password@10.0.0.5:6379/0”，并通过环境变量（如 CLAWBRIDGE_REDIS_URL）提供",
+  redisMissing: "state.store 为 “redis” 时需要 state.redis.url",
+  fixRedisMissing:
+    '请添加 state: { redis: { url: "${CLAWBRIDGE_REDIS_URL}" } } 并设置该变量；只运行一个进程时请用 state.store “file”',
   samePort: "{value} 与 http.port 相同",
   fixSamePort: "请给 ops.port 换一个端口（默认 9464），或写 0 表示任意空闲端口",
   unknownAgent: "{value} 既不是 “*”，也不是 nodes 中节点的名字",

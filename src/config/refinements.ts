@@ -62,6 +62,17 @@ export function checkGatewayUrl(value: string, ctx: IssueSink): void {
   }
 }
 
+/** `state.redis.url`: redis:// or rediss://. Never quoted back: it carries the password. */
+export function checkRedisUrl(value: string, ctx: IssueSink): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== "redis:" && protocol !== "rediss:") report(ctx, [], "badRedisUrl", "fixRedisUrl", {});
+}
+
 /** `feishu.domain`: the two SDK names, or a base URL for the emulator and private deployments. */
 export function checkFeishuDomain(value: string, ctx: IssueSink): void {
   if (value === "feishu" || value === "lark") return;
@@ -84,6 +95,12 @@ export function checkConfig(value: unknown, ctx: IssueSink): void {
   checkAgents(value, ctx);
   checkPorts(value, ctx);
   checkWebhook(value.feishu, ctx);
+  checkStore(value.state, ctx);
+}
+
+function checkStore(state: unknown, ctx: IssueSink): void {
+  if (!isRecord(state) || state.store !== "redis" || isRecord(state.redis)) return;
+  report(ctx, ["state", "store"], "redisMissing", "fixRedisMissing", {});
 }
 
 function checkNodes(config: Record<string, unknown>, ctx: IssueSink): void {

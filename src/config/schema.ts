@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { DEFAULT_LOCALE, DEFAULT_SELF_NAME, LOCALES, NODE_NAME_PATTERN } from "../core/index.js";
-import { checkConfig, checkFeishuDomain, checkGatewayUrl, checkInteger } from "./refinements.js";
+import {
+  checkConfig,
+  checkFeishuDomain,
+  checkGatewayUrl,
+  checkInteger,
+  checkRedisUrl,
+} from "./refinements.js";
 
 /**
  * The whole clawbridge config as one strict zod schema. This file is the reference: every
@@ -199,6 +205,32 @@ const accessSchema = z
   .prefault({})
   .describe("Who may command the bridge; reloaded on SIGHUP (/whoami shows your open_id).");
 
+/** `state.redis`: the shared store of several bridge replicas (see README "Running more than one bridge"). */
+const redisSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .min(1)
+      .superRefine(checkRedisUrl)
+      .describe(
+        'Redis URL, e.g. "redis://:password@host:6379/0", or "rediss://…" for TLS. Secret: write it as "${VAR}".',
+      ),
+    keyPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]{1,64}$/)
+      .default("clawbridge:")
+      .describe("Prefix of every key the bridge writes; replicas of one team share it."),
+    leaseMs: int(1_000, 60_000)
+      .default(3_000)
+      .describe(
+        "How long a role (a node's gateway, the folder tailer, a writer) stays with a replica that stopped renewing it.",
+      ),
+    claimIdleMs: int(100, 600_000)
+      .default(1_000)
+      .describe("How long work a lost replica had taken must have been idle before another takes it over."),
+  })
+  .describe('The Redis store (state.store: "redis").');
+
 const stateSchema = z
   .strictObject({
     dir: z
@@ -206,6 +238,13 @@ const stateSchema = z
       .min(1)
       .default(".clawbridge")
       .describe("Local folder for cursors, outbox, journal and the device key; relative to this file."),
+    store: z
+      .enum(["file", "redis"])
+      .default("file")
+      .describe(
+        'Where outboxes, cursors, dedup and the task journal live: "file" (state.dir, one process) or "redis" (shared by any number of replicas).',
+      ),
+    redis: redisSchema.optional(),
   })
   .prefault({})
   .describe("Local state (back it up: it holds the device identity).");

@@ -11,6 +11,7 @@ export const SECRET_CONFIG_KEYS = [
   "feishu.encryptKey",
   "feishu.verificationToken",
   "nodes[].token",
+  "state.redis.url",
 ] as const;
 
 const FEISHU_SECRETS: Record<string, string> = {
@@ -30,6 +31,7 @@ export const SECRET_VARIABLE_PATTERN = /SECRET|TOKEN|PASSW|KEY|CREDENTIAL|AUTH/i
 
 /** Whether `path` (e.g. `["nodes", 2, "token"]`) is one of {@link SECRET_CONFIG_KEYS}. */
 export function isSecretPath(path: readonly PropertyKey[]): boolean {
+  if (path.length === 3 && path[0] === "state" && path[1] === "redis" && path[2] === "url") return true;
   if (path.length === 2 && path[0] === "feishu")
     return typeof path[1] === "string" && path[1] in FEISHU_SECRETS;
   return path.length === 3 && path[0] === "nodes" && typeof path[1] === "number" && path[2] === "token";
@@ -47,6 +49,7 @@ export function variableStem(name: string): string {
 /** The variable name a fix suggests for the secret at `path`. */
 export function suggestVariableName(path: readonly PropertyKey[], node?: unknown): string {
   if (path[0] === "feishu") return FEISHU_SECRETS[String(path[1])] ?? "FEISHU_SECRET";
+  if (path[0] === "state") return "CLAWBRIDGE_REDIS_URL";
   const name = typeof node === "object" && node !== null ? (node as Record<string, unknown>).name : undefined;
   const stem = typeof name === "string" ? variableStem(name) : "";
   return stem ? `${stem}_TOKEN` : `NODE_${String(path[1])}_TOKEN`;
@@ -74,6 +77,9 @@ export function findLiteralSecrets(raw: unknown, locale: Locale = "en"): ConfigI
     for (const name of Object.keys(FEISHU_SECRETS)) {
       check(raw.feishu[name], ["feishu", name], `feishu.${name}`);
     }
+  }
+  if (isRecord(raw.state) && isRecord(raw.state.redis)) {
+    check(raw.state.redis.url, ["state", "redis", "url"], "state.redis.url");
   }
   if (Array.isArray(raw.nodes)) {
     raw.nodes.forEach((node: unknown, index) => {

@@ -9,6 +9,7 @@ import {
   type JournalRecord,
   type OutboxSource,
 } from "./outbox-journal.js";
+import type { OutboxStore } from "./outbox-store.js";
 import type { OutboxItem, OutboxOptions, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
 
 export type { OutboxSource } from "./outbox-journal.js";
@@ -35,7 +36,7 @@ interface DoneInfo {
  * back. Records from calls made while a write is under way go out together in the next
  * one (the journal's group commit), so a burst costs a few appends, not one per item.
  */
-export class Outbox<T> {
+export class Outbox<T> implements OutboxStore<T> {
   readonly target: string;
   readonly file: string;
   readonly capacity: number;

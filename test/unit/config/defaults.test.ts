@@ -28,7 +28,7 @@ describe("defaults", () => {
       },
       tasks: { timeoutMs: 1_800_000, maxQueued: 100 },
       access: { dispatchers: [], admins: [], agents: ["*"] },
-      state: { dir: path.join(dir, ".clawbridge") },
+      state: { dir: path.join(dir, ".clawbridge"), store: "file" },
       log: { level: "info" },
     });
     expect(config.feishu).toBeUndefined();

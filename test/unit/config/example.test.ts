@@ -15,7 +15,13 @@ const text = fs.readFileSync(EXAMPLE, "utf8");
 /** Every `${NAME}` the example references, each given a fake value. */
 function fakeEnv(): Record<string, string> {
   const names = [...text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
-  return Object.fromEntries(names.map((name) => [name, `fake-${name.toLowerCase()}`]));
+  // A URL variable gets a value of the URL's form (the schema checks the scheme).
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      name.endsWith("REDIS_URL") ? `redis://:fake@127.0.0.1:6379/0` : `fake-${name.toLowerCase()}`,
+    ]),
+  );
 }
 
 /** Dotted keys present in a parsed tree, list items as `[]` (the form `listSchemaKeys` uses). */

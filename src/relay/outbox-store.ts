@@ -1,0 +1,34 @@
+import type { OutboxSource } from "./outbox-journal.js";
+import type { OutboxItem, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
+
+/**
+ * What the relay needs of an outbox, whichever store keeps it: `Outbox` (a journal file in
+ * `state.dir/outbox`, one process) or `RedisOutbox` (a Redis Stream shared by replicas:
+ * any replica puts, the target's owner consumes).
+ *
+ * The reading side (`pending`, `laneHeads`, `laneItems`, `peek`, `done`, `attempt`) is the
+ * consumer's view: in the file store every pending item, in the Redis store the items this
+ * replica has claimed while it owns the target.
+ */
+export interface OutboxStore<T> {
+  readonly target: string;
+  readonly capacity: number;
+  load(): Promise<void>;
+  put(input: OutboxItem<T>[] | OutboxItem<T>): Promise<PutResult[]>;
+  requeue(item: OutboxItem<T>): Promise<PutResult>;
+  pending(): readonly OutboxItem<T>[];
+  laneHeads(): IterableIterator<OutboxItem<T>>;
+  laneItems(lane: string, limit: number): OutboxItem<T>[];
+  peek(): OutboxItem<T> | undefined;
+  done(id: string): Promise<void>;
+  attempt(id: string, error?: unknown): void;
+  has(id: string): boolean;
+  /** Items waiting (in the Redis store: across all replicas, as of the last write or refresh). */
+  readonly size: number;
+  seqOf(id: string): number | undefined;
+  readonly seq: number;
+  sourceOf(id: string): OutboxSource | undefined;
+  sourced(): SourcedId[];
+  stats(): OutboxStats;
+  close(): Promise<void>;
+}
