@@ -81,11 +81,12 @@ export class RedisStore {
     this.extra.clear();
     await Promise.all(
       all.map(async (connection) => {
-        try {
-          await connection.quit();
-        } catch {
-          connection.disconnect();
-        }
+        // QUIT queues behind whatever waits for a Redis that is down: then just hang up.
+        if (connection.status !== "ready") return connection.disconnect();
+        const quit = connection.quit().catch(() => undefined);
+        const timer = new Promise((resolve) => setTimeout(resolve, 1_000).unref());
+        await Promise.race([quit, timer]);
+        connection.disconnect();
       }),
     );
   }
