@@ -15,6 +15,22 @@ export interface DedupKey {
 }
 
 /**
+ * What the intake needs of a dedup store. Answers may come at once (`EventDedup`, in this
+ * process) or later (a store shared by several replicas, which asks Redis): callers await
+ * every call either way.
+ */
+export interface EventDedupPort {
+  load(): Promise<void>;
+  /** Takes the event for handling, or says why not. */
+  claim(key: DedupKey): DedupVerdict | Promise<DedupVerdict>;
+  /** The event was handled: it is a duplicate from now on. */
+  commit(key: DedupKey): Promise<void>;
+  /** The handler failed: a redelivery may be handled. */
+  release(key: DedupKey): void | Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
  * Duplicate protection at the Feishu edge. An event is *claimed* before it is handled and
  * *committed* (persisted) only after the handler succeeded, so a crash in between means
  * the retry Feishu sends is handled again rather than lost. While a claim is open, the
@@ -23,7 +39,7 @@ export interface DedupKey {
  * Persisted: event ids and message ids (`state.dir/feishu/events.log`, bounded). The
  * content window is in memory only — it is ten seconds long.
  */
-export class EventDedup {
+export class EventDedup implements EventDedupPort {
   private readonly log: PersistentIdLog;
   private readonly inflight = new Set<string>();
   private readonly recentContent = new Map<string, number>();

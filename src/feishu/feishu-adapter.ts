@@ -7,13 +7,19 @@ import {
   type Logger,
   type TimerHandle,
 } from "../core/index.js";
+import type { EventDedupPort } from "./event-dedup.js";
 import { IntakeJournal } from "./intake-journal.js";
 import type { FeishuConfig } from "../config/index.js";
 import { BotDirectory, type NodeBot } from "./bot-directory.js";
 import { emptyIntakeStats, FeishuIntake, type IntakeStats } from "./intake.js";
 import { LongConnection, type LongConnectionState } from "./long-connection.js";
 import { feishuMessages } from "./messages.js";
-import { OutboundQueue, type OutboundLimits, type OutboundStats } from "./outbound/index.js";
+import {
+  OutboundQueue,
+  type OutboundLimits,
+  type OutboundStats,
+  type SharedLimits,
+} from "./outbound/index.js";
 import { SdkFeishuApi } from "./sdk-api.js";
 import type { BotInfo, FeishuHandlers } from "./types.js";
 import { webhookRoutes, type WebhookRoutes } from "./webhook/index.js";
@@ -26,12 +32,19 @@ export interface FeishuAdapterOptions {
   nodeBots?: readonly NodeBot[];
   /** Overrides of the outbound pacing (load tests relax them with the emulator's). */
   limits?: Partial<OutboundLimits>;
+  /** Rate budgets shared with the other replicas (cluster mode: cluster/'s `SharedRateLimiter`). */
+  sharedLimits?: SharedLimits;
   /** Per Feishu request; default 10 s. */
   timeoutMs?: number;
   /** Webhook body cap; default 1 MiB. */
   maxBodyBytes?: number;
   /** How long `start` waits for the long connection before going on (the SDK keeps trying). */
   readyTimeoutMs?: number;
+  /**
+   * The event dedup; default the file one in `stateDir`. Replicas share one in Redis: each
+   * may receive any event (long connection: one random client of the app; webhooks: any).
+   */
+  dedup?: EventDedupPort;
   clock?: Clock;
 }
 
@@ -99,6 +112,7 @@ export class FeishuAdapter {
       logger: options.logger,
       clock: options.clock,
       limits: options.limits,
+      sharedLimits: options.sharedLimits,
       truncationNotice: (pointer) => (pointer ? t("truncatedWithPointer", { pointer }) : t("truncated")),
     });
     this.bots = new BotDirectory(options.nodeBots ?? []);
@@ -137,6 +151,7 @@ export class FeishuAdapter {
       chats: config.chats,
       locale: config.locale,
       clock: this.options.clock,
+      dedup: this.options.dedup,
       ackBudget: config.mode === "websocket",
       bridgeOpenId: () => this.botInfo?.openId,
       messageLink: (chatId) => chatLink(config.domain, chatId),

@@ -21,7 +21,13 @@ export {
   UnreadableEvent,
   type NormalizeContext,
 } from "./normalize.js";
-export { EventDedup, CONTENT_WINDOW_MS, type DedupKey, type DedupVerdict } from "./event-dedup.js";
+export {
+  EventDedup,
+  CONTENT_WINDOW_MS,
+  type DedupKey,
+  type DedupVerdict,
+  type EventDedupPort,
+} from "./event-dedup.js";
 export { BotDirectory, type NodeBot } from "./bot-directory.js";
 export { FeishuIntake, HANDLER_ACK_BUDGET_MS, type IntakeOptions, type IntakeStats } from "./intake.js";
 export { LongConnection, LONG_CONNECTION_APP_ID, type LongConnectionState } from "./long-connection.js";

@@ -8,7 +8,7 @@ import {
   type Logger,
   type TimerHandle,
 } from "../core/index.js";
-import { EventDedup, type DedupKey } from "./event-dedup.js";
+import { EventDedup, type DedupKey, type EventDedupPort } from "./event-dedup.js";
 import {
   normalizeCardAction,
   normalizeMessageEvent,
@@ -34,8 +34,13 @@ export interface IntakeOptions {
   messageLink?: NormalizeContext["messageLink"];
   /** Language of the toasts the intake itself answers with. */
   locale?: Locale;
-  /** Duplicate window for sender + chat + text (ms). */
+  /** Duplicate window for sender + chat + text (ms); for the default dedup only. */
   contentWindowMs?: number;
+  /**
+   * Where claims and handled ids live; default an `EventDedup` in `stateDir`. Replicas pass
+   * one shared in Redis: any of them may receive a given event.
+   */
+  dedup?: EventDedupPort;
   /**
    * Answer Feishu within its 3 s even when a handler is slow (the long connection). False
    * in webhook mode, where the 200 went out before the event was handled: wait for the end.
@@ -72,7 +77,7 @@ export interface FeishuCardAnswer {
  */
 export class FeishuIntake {
   readonly dispatcher: Lark.EventDispatcher;
-  readonly dedup: EventDedup;
+  readonly dedup: EventDedupPort;
   private readonly log: Logger;
   private readonly counters: IntakeStats = emptyIntakeStats();
   private readonly pending = new Set<Promise<unknown>>();
@@ -81,11 +86,13 @@ export class FeishuIntake {
   constructor(private readonly options: IntakeOptions) {
     this.log = options.logger.child({ component: "feishu-intake" });
     this.clock = options.clock ?? systemClock;
-    this.dedup = new EventDedup(options.stateDir, {
-      windowMs: options.contentWindowMs,
-      clock: this.clock,
-      logger: options.logger,
-    });
+    this.dedup =
+      options.dedup ??
+      new EventDedup(options.stateDir, {
+        windowMs: options.contentWindowMs,
+        clock: this.clock,
+        logger: options.logger,
+      });
     this.dispatcher = new lark.EventDispatcher({
       logger: sdkLogger(options.logger),
       loggerLevel: lark.LoggerLevel.debug,
@@ -156,7 +163,7 @@ export class FeishuIntake {
       messageId: message.messageId,
       content: { senderId: message.sender.openId, chatId: message.chatId, text: message.text },
     };
-    const verdict = this.dedup.claim(key);
+    const verdict = await this.dedup.claim(key);
     if (verdict !== "claimed") {
       this.counters.duplicates++;
       this.log.info(
@@ -179,7 +186,7 @@ export class FeishuIntake {
           await this.dedup.commit(key);
         } catch (error) {
           this.counters.failed++;
-          this.dedup.release(key);
+          await this.release(key);
           this.log.error(
             { err: error, eventId: message.eventId },
             "message handler failed; Feishu's retry will be handled",
@@ -209,7 +216,7 @@ export class FeishuIntake {
       return undefined;
     }
     const key: DedupKey = { eventId: action.eventId };
-    if (this.dedup.claim(key) !== "claimed") {
+    if ((await this.dedup.claim(key)) !== "claimed") {
       this.counters.duplicates++;
       return undefined;
     }
@@ -220,7 +227,7 @@ export class FeishuIntake {
         await this.dedup.commit(key);
         return answer;
       } catch (error) {
-        this.dedup.release(key);
+        await this.release(key);
         this.counters.failed++;
         this.log.error({ err: error, eventId: action.eventId }, "card action handler failed");
         const locale = this.options.locale ?? DEFAULT_LOCALE;
@@ -234,6 +241,18 @@ export class FeishuIntake {
     })();
     const answer = await this.withinBudget(run);
     return answer ? toFeishuCardAnswer(answer) : undefined;
+  }
+
+  /**
+   * Frees a failed event's claim. A store that cannot be reached just now is not a reason to
+   * lose the handler's error: its claim expires on its own and Feishu's retry gets through.
+   */
+  private async release(key: DedupKey): Promise<void> {
+    try {
+      await this.dedup.release(key);
+    } catch (error) {
+      this.log.warn({ err: error, eventId: key.eventId }, "releasing a failed event's claim failed");
+    }
   }
 
   /**

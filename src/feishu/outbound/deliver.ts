@@ -6,12 +6,15 @@ import type { WindowEntry } from "./rate-window.js";
 import type { OutboundRetryOptions } from "./options.js";
 import type { OutboundCounters } from "./outbound-stats.js";
 import { decideRetry } from "./retry-policy.js";
+import type { SharedGate, SharedPass } from "./shared-gate.js";
 
 /** What the queue shares with every delivery. */
 export interface DeliveryEnv {
   clock: Clock;
   retry: OutboundRetryOptions;
   appGate: AppGate;
+  /** The budgets shared with other replicas, taken after this replica's own (cluster mode). */
+  shared?: SharedGate;
   /** Aborted by `close()` once the drain time is over. */
   signal: AbortSignal;
   counters: OutboundCounters;
@@ -60,6 +63,7 @@ export async function deliver<T>(delivery: Delivery<T>, env: DeliveryEnv): Promi
     // A retry must start within giveUpAfterMs of the first attempt, budget waits included.
     const deadline = firstAttemptAt === undefined ? undefined : firstAttemptAt + env.retry.giveUpAfterMs;
     let appEntry: WindowEntry;
+    let shared: SharedPass | "late" | undefined;
     try {
       const inTime = await delivery.pacer.ready(env.signal, deadline);
       if (inTime) appEntry = await env.appGate.acquire(env.signal);
@@ -67,10 +71,17 @@ export async function deliver<T>(delivery: Delivery<T>, env: DeliveryEnv): Promi
     } catch (abortReason) {
       return { ok: false, reason: "closed", error: abortReason, attempts, lastError };
     }
-    const startedAt = env.clock.now();
-    // The app-wide budget is shared and first come, first served: its wait can overrun too.
-    if (deadline !== undefined && startedAt > deadline) {
+    try {
+      shared = await env.shared?.admit(delivery.pacer.shared, env.signal, deadline);
+    } catch (abortReason) {
       env.appGate.settle(appEntry);
+      return { ok: false, reason: "closed", error: abortReason, attempts, lastError };
+    }
+    const startedAt = env.clock.now();
+    // The app-wide budgets are shared by every chat (and replica): their waits can overrun too.
+    if (shared === "late" || (deadline !== undefined && startedAt > deadline)) {
+      env.appGate.settle(appEntry);
+      if (shared !== "late") env.shared?.release(shared);
       return giveUp(delivery, env, lastError, attempts, startedAt - firstAttemptAt!);
     }
     const keyEntry = delivery.pacer.record(startedAt);
@@ -88,6 +99,7 @@ export async function deliver<T>(delivery: Delivery<T>, env: DeliveryEnv): Promi
       // Feishu counted the call when it arrived, at the latest now.
       delivery.pacer.settle(keyEntry, env.clock.now());
       env.appGate.settle(appEntry);
+      env.shared?.release(shared);
     }
 
     const decision = decideRetry(error, attempts - 1, env.retry);

@@ -20,4 +20,5 @@ export { fitText, type FittedText, type FitTextOptions } from "./truncate-text.j
 export { payloadBytes, textPayloadBytes } from "./payload-bytes.js";
 export { withUpdateMulti, noticeCard } from "./card-json.js";
 export { textFallbackUuid, MAX_UUID_LENGTH } from "./send-uuid.js";
+export type { SharedLimits, SharedLimitTake, SharedLimitWindow } from "./shared-limits.js";
 export { decideRetry, APP_RATE_LIMIT_CODE, type RetryDecision } from "./retry-policy.js";

@@ -1,6 +1,7 @@
 import type { Clock } from "../../core/index.js";
 import { abortableSleep } from "./abortable-sleep.js";
 import { RateWindow, type WindowEntry } from "./rate-window.js";
+import type { SharedLimitWindow } from "./shared-limits.js";
 
 /**
  * The budget of one chat (sends) or one message (patches): a rate window plus a pause after
@@ -8,15 +9,19 @@ import { RateWindow, type WindowEntry } from "./rate-window.js";
  * lane or slot that owns it — so "wait until free, then record" cannot race.
  */
 export class KeyPacer {
+  /** The same budget as other replicas see it (cluster mode): `chat:<id>` or `message:<id>`. */
+  readonly shared: SharedLimitWindow;
   private readonly window: RateWindow;
   private pausedUntil = 0;
 
   constructor(
+    key: string,
     limit: number,
     windowMs: number,
     private readonly clock: Clock,
   ) {
     this.window = new RateWindow(limit, windowMs);
+    this.shared = { key, limit, windowMs };
   }
 
   /**

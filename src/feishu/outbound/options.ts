@@ -1,5 +1,6 @@
 import { systemClock, type Clock, type Logger } from "../../core/index.js";
 import type { FeishuApi } from "../api.js";
+import type { SharedLimits } from "./shared-limits.js";
 
 /** Feishu's limits as the queue paces itself against them (see FEISHU-PLATFORM.md). */
 export interface OutboundLimits {
@@ -52,6 +53,11 @@ export interface OutboundQueueOptions {
   retry?: Partial<OutboundRetryOptions>;
   /** Localised notice for cut text; defaults to English. */
   truncationNotice?: TruncationNotice;
+  /**
+   * Budgets shared with the other replicas (cluster mode): every call also takes the same
+   * app-wide, per-chat and per-message windows there. Without it the limits are this process's.
+   */
+  sharedLimits?: SharedLimits;
 }
 
 // The request body wraps `content` with receive_id, msg_type and uuid (~200 bytes); the
@@ -85,6 +91,7 @@ export interface ResolvedOutboundOptions {
   limits: OutboundLimits;
   retry: OutboundRetryOptions;
   truncationNotice: TruncationNotice;
+  sharedLimits?: SharedLimits;
 }
 
 /** Fills defaults and refuses limits that would stall the queue (a zero QPS never sends). */
@@ -106,6 +113,7 @@ export function resolveOutboundOptions(options: OutboundQueueOptions): ResolvedO
     limits,
     retry,
     truncationNotice: options.truncationNotice ?? defaultTruncationNotice,
+    ...(options.sharedLimits ? { sharedLimits: options.sharedLimits } : {}),
   };
 }
 

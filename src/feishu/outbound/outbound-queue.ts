@@ -23,6 +23,7 @@ import type {
 import { PatchSlot } from "./patch-slot.js";
 import { queueClosedError, type QueueContext } from "./queue-context.js";
 import { SendLane } from "./send-lane.js";
+import { SharedGate } from "./shared-gate.js";
 import { planSend, type SendPlan } from "./send-plan.js";
 import { sendUuid } from "./send-uuid.js";
 
@@ -46,6 +47,8 @@ interface Forgettable {
  *   Feishu's reset and 5xx/network failures with jittered backoff; falls back from a
  *   rejected or too-large card to its text; cuts over-size text with a pointer notice.
  * - `patch` updates live cards, coalescing bursts so the newest card always wins.
+ * - with `sharedLimits` (several replicas), every call also takes the same app, chat and
+ *   message windows in the shared store, falling back to the local ones while it fails.
  * - `flush` / `close` for shutdown; `stats` for metrics.
  *
  * Nothing is dropped silently: every call's promise settles, and every failure is logged.
@@ -69,10 +72,21 @@ export class OutboundQueue {
     setMaxListeners(0, this.abort.signal);
     const { limits, clock } = this.options;
     const counters = emptyCounters();
+    const appWindowMs = 1000 + limits.pacingMarginMs;
+    const { sharedLimits } = this.options;
     const env: DeliveryEnv = {
       clock,
       retry: this.options.retry,
-      appGate: new AppGate(limits.appQps, 1000 + limits.pacingMarginMs, clock),
+      appGate: new AppGate(limits.appQps, appWindowMs, clock),
+      ...(sharedLimits && {
+        shared: new SharedGate(
+          sharedLimits,
+          { key: "app", limit: limits.appQps, windowMs: appWindowMs },
+          clock,
+          counters,
+          this.log,
+        ),
+      }),
       signal: this.abort.signal,
       counters,
       inFlight: { count: 0 },

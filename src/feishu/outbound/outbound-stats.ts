@@ -16,6 +16,10 @@ export interface OutboundCounters {
   truncated: number;
   /** Sends and patches that were rejected to their caller (given up, refused, closed). */
   failed: number;
+  /** Calls held back by the budget shared with other replicas (cluster mode), counted once per attempt. */
+  sharedLimitWaits: number;
+  /** Calls that went by this replica's own limits only because the shared budget could not be reached. */
+  sharedLimitBypassed: number;
 }
 
 /** A snapshot of the queue. */
@@ -40,5 +44,7 @@ export function emptyCounters(): OutboundCounters {
     fallbacks: 0,
     truncated: 0,
     failed: 0,
+    sharedLimitWaits: 0,
+    sharedLimitBypassed: 0,
   };
 }

@@ -41,6 +41,7 @@ export class PatchSlot {
     const { perMessagePatchQps, pacingMarginMs } = context.options.limits;
     // One start per interval, not a burst of `qps` per second: a live card should move smoothly.
     this.pacer = new KeyPacer(
+      `message:${messageId}`,
       1,
       Math.ceil(1000 / perMessagePatchQps) + pacingMarginMs,
       context.options.clock,

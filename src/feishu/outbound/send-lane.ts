@@ -35,7 +35,7 @@ export class SendLane {
     private readonly context: QueueContext,
   ) {
     const { perChatQps, pacingMarginMs } = context.options.limits;
-    this.pacer = new KeyPacer(perChatQps, 1000 + pacingMarginMs, context.options.clock);
+    this.pacer = new KeyPacer(`chat:${chatId}`, perChatQps, 1000 + pacingMarginMs, context.options.clock);
   }
 
   /** Nothing queued or being sent. */
