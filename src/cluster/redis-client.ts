@@ -77,10 +77,12 @@ export class RedisStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const all = [...this.extra, this.client];
+    // Blocking readers are hung up on: Redis would answer their QUIT only after the blocked
+    // read returned, which may hand this closing replica new entries first.
+    for (const connection of this.extra) connection.disconnect();
     this.extra.clear();
     await Promise.all(
-      all.map(async (connection) => {
+      [this.client].map(async (connection) => {
         // QUIT queues behind whatever waits for a Redis that is down: then just hang up.
         if (connection.status !== "ready") return connection.disconnect();
         const quit = connection.quit().catch(() => undefined);

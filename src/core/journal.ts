@@ -70,6 +70,27 @@ export interface JournalContents {
   foundVersion: number;
 }
 
+/**
+ * What a journal's owner uses of it, whichever store keeps the records: the file `Journal`
+ * in `state.dir`, or a shared store (Redis) that replicas hand over to each other.
+ */
+export interface JournalStore {
+  /** The records as stored (migrated when older); done once, later calls get the same result. */
+  load(): Promise<JournalContents>;
+  /** Adds to the next write; each entry's `apply` runs once it is stored, `undo` when that failed. */
+  append(entry: JournalEntry | readonly JournalEntry[]): Promise<void>;
+  /** Rewrites the records as the owner's snapshot, after the writes under way. */
+  compact(): Promise<void>;
+  readonly counters: Readonly<JournalStats>;
+  /** Resolves once every write started so far has settled. */
+  idle(): Promise<void>;
+  /** Waits for the writes under way; later appends fail. */
+  close(): Promise<void>;
+}
+
+/** Builds an owner's journal from its options; the default is the file `Journal`. */
+export type JournalFactory = (options: JournalOptions) => JournalStore;
+
 const NEWLINE = 0x0a;
 /** A header line is short; this much of a file's start always holds it. */
 const HEADER_READ_BYTES = 256;
@@ -94,7 +115,7 @@ const HEADER_READ_BYTES = 256;
  *   is noticed, the handle reopened and the snapshot written again — never a silent write
  *   into an unlinked file.
  */
-export class Journal {
+export class Journal implements JournalStore {
   readonly file: string;
   private readonly log: Logger;
   private readonly header: string;

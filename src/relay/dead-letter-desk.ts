@@ -1,8 +1,9 @@
 import { promises as fs } from "node:fs";
-import type { Clock, Locale, Logger, TimerHandle } from "../core/index.js";
+import type { Clock, JournalFactory, Locale, Logger, TimerHandle } from "../core/index.js";
 import type { PostAction, RelayAction } from "./actions.js";
 import { deadLetterReason, DeadLetters, pendingRetryRequests, type DeadLetter } from "./dead-letters.js";
-import { storedItem, type Outbox, type OutboxItem } from "./outbox.js";
+import { storedItem, type OutboxItem } from "./outbox.js";
+import type { OutboxStore } from "./outbox-store.js";
 import { postUuid, type RelayContext } from "./relay-context.js";
 
 export interface DeadLetterDeskOptions {
@@ -13,7 +14,7 @@ export interface DeadLetterDeskOptions {
   locale: Locale;
   ctx: RelayContext;
   /** The relay's outboxes by target (filled before `load`). */
-  outboxes: ReadonlyMap<string, Outbox<RelayAction>>;
+  outboxes: ReadonlyMap<string, OutboxStore<RelayAction>>;
   /** Puts a post into the chat outbox (the relay's `execute`). */
   post: (action: PostAction) => Promise<void>;
   /** Something changed in a target's outbox: its loop looks again. */
@@ -22,6 +23,8 @@ export interface DeadLetterDeskOptions {
   replayed: Set<string>;
   /** How often `clawbridge state retry` requests are looked for; default 2 s. */
   retryPollMs?: number;
+  /** Where the dead letters are kept; default the file `state.dir/dead-letters.jsonl`. */
+  journal?: JournalFactory;
 }
 
 /**
@@ -42,6 +45,7 @@ export class DeadLetterDesk {
       stateDir: options.stateDir,
       logger: options.logger,
       clock: options.clock,
+      journal: options.journal,
     });
   }
 

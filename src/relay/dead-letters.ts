@@ -13,6 +13,8 @@ import {
   systemClock,
   writeFileAtomic,
   type Clock,
+  type JournalFactory,
+  type JournalStore,
   type Logger,
 } from "../core/index.js";
 import type { OutboxItem } from "./outbox-types.js";
@@ -75,6 +77,8 @@ export interface DeadLettersOptions {
   capacity?: number;
   logger?: Logger;
   clock?: Clock;
+  /** Where the records are kept; default the file `dead-letters.jsonl` (`Journal`). */
+  journal?: JournalFactory;
 }
 
 /**
@@ -86,7 +90,7 @@ export interface DeadLettersOptions {
 export class DeadLetters {
   readonly file: string;
   private readonly letters = new Map<string, DeadLetter>();
-  private readonly journal: Journal;
+  private readonly journal: JournalStore;
   private readonly capacity: number;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -96,7 +100,8 @@ export class DeadLetters {
     this.capacity = options.capacity ?? 1_000;
     this.log = (options.logger ?? silentLogger()).child({ component: "relay.dead-letters" });
     this.clock = options.clock ?? systemClock;
-    this.journal = new Journal({
+    const journal = options.journal ?? ((o) => new Journal(o));
+    this.journal = journal({
       file: this.file,
       kind: "dead-letters",
       version: JOURNAL_FORMATS["dead-letters"],

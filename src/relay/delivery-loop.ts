@@ -74,6 +74,15 @@ export class DeliveryLoop<I extends LoopItem> {
     await Promise.allSettled([...this.running.values()]);
   }
 
+  /**
+   * Waits for what runs without stopping the loop, and forgets the retry schedule: the
+   * target moved to another replica, which starts its own count (see `Relay.release`).
+   */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+    this.retryAt.clear();
+  }
+
   get inFlight(): number {
     return this.running.size;
   }

@@ -2,9 +2,12 @@
 export * from "./actions.js";
 export { AddressBook, type AddressBookEntry, type Addressee } from "./addressing.js";
 export { LoopGuard, type Admission, type LoopGuardOptions } from "./loop-guard.js";
-export { Outbox, type OutboxItem } from "./outbox.js";
+export { Outbox, type OutboxItem, type PutResult } from "./outbox.js";
+export type { OutboxStore } from "./outbox-store.js";
+export { RedisOutbox, type RedisOutboxOptions } from "./redis-outbox.js";
+export { DeliveryLoop, type DeliveryLoopOptions, type LoopItem } from "./delivery-loop.js";
 export { OutboxTailLedger } from "./outbox-tail-ledger.js";
-export { Relay, type RelayPorts, type RelayOptions, type ChatPoster } from "./relay.js";
+export { Relay, type RelayPorts, type RelayOptions, type ChatPoster, type OutboxShape } from "./relay.js";
 export type { EffectOutcome, EffectRoute, RelayMetricsPort } from "./relay-metrics.js";
 export { createRelay, type RelayConfig } from "./create-relay.js";
 export {

@@ -1,3 +1,4 @@
+import type { Fence } from "../cluster/index.js";
 import type { OutboxSource } from "./outbox-journal.js";
 import type { OutboxItem, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
 
@@ -31,4 +32,11 @@ export interface OutboxStore<T> {
   sourced(): SourcedId[];
   stats(): OutboxStats;
   close(): Promise<void>;
+  /**
+   * Shared stores only: starts taking this target's work while this replica holds its role
+   * (`fence`); `onItems` is called when items arrive. The file store needs no claim.
+   */
+  consume?(fence: Fence, onItems: () => void): Promise<void>;
+  /** Stops taking work; what was taken and not done stays for the role's next owner. */
+  stopConsuming?(): Promise<void>;
 }

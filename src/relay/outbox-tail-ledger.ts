@@ -8,7 +8,7 @@ import {
   type InboxMemory,
   type TailLedger,
 } from "../mailbox/index.js";
-import type { Outbox } from "./outbox.js";
+import type { OutboxStore } from "./outbox-store.js";
 
 const recordSchema = z.union([
   z.object({ inbox: z.string().min(1), id: z.string().min(1), end: z.number().int().nonnegative() }),
@@ -63,7 +63,7 @@ export class OutboxTailLedger implements TailLedger {
 
   constructor(
     stateDir: string,
-    private readonly outboxes: () => Iterable<Outbox<unknown>>,
+    private readonly outboxes: () => Iterable<OutboxStore<unknown>>,
     options: OutboxTailLedgerOptions = {},
   ) {
     this.file = path.join(stateDir, "mailbox", "outbox-ledger.jsonl");

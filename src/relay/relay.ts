@@ -4,12 +4,15 @@ import path from "node:path";
 import {
   ClawbridgeError,
   DEFAULT_LOCALE,
+  internalError,
   systemClock,
   type Clock,
   type Envelope,
+  type JournalFactory,
   type Locale,
   type Logger,
 } from "../core/index.js";
+import type { Fence } from "../cluster/index.js";
 import type { GatewayClient, ObservedEvent } from "../gateway/index.js";
 import type { MailboxStore } from "../mailbox/index.js";
 import type { RelayAction } from "./actions.js";
@@ -27,6 +30,7 @@ import {
 import { fold } from "./fold.js";
 import { relayMessages } from "./messages.js";
 import { Outbox, type OutboxItem } from "./outbox.js";
+import type { OutboxStore } from "./outbox-store.js";
 import { OutboxTailLedger } from "./outbox-tail-ledger.js";
 import { planAnswer } from "./plan-answer.js";
 import { planTell, type TellRequest } from "./plan-group.js";
@@ -44,6 +48,24 @@ export interface RelayPorts {
   logger: Logger;
   clock?: Clock;
   metrics?: RelayMetricsPort;
+  /**
+   * Builds a target's outbox; default: a journal file in `state.dir/outbox` (`Outbox`). The
+   * Redis store passes a `RedisOutbox` per target, shared by the replicas.
+   */
+  outboxes?: (target: string, options: OutboxShape) => OutboxStore<RelayAction>;
+  /**
+   * Replicas share the outboxes: a target's work is taken only while `claim` holds it (its
+   * role's lease), not from the start. Without it every target is this process's.
+   */
+  claimed?: boolean;
+  /** Where the dead letters are kept; default a journal file in `state.dir`. */
+  journals?: JournalFactory;
+}
+
+/** What the relay asks of each outbox it builds. */
+export interface OutboxShape {
+  capacity: number;
+  laneOf: (action: RelayAction) => string;
 }
 
 export interface RelayOptions {
@@ -77,7 +99,12 @@ const SENT_POSTS_KEPT = 2_000;
  * dead letters (said once in the audit chat) and its lane goes on.
  */
 export class Relay {
-  private readonly outboxes = new Map<string, Outbox<RelayAction>>();
+  private readonly outboxes = new Map<string, OutboxStore<RelayAction>>();
+  /** The gateways this process holds (all of them in one process; the owned ones among replicas). */
+  private readonly gateways = new Map<string, GatewayClient>();
+  private readonly gatewaySubscriptions = new Map<string, (() => void)[]>();
+  /** Targets whose work this replica takes now (with `ports.claimed`). */
+  private readonly claims = new Set<string>();
   private readonly loops = new Map<string, DeliveryLoop<Work>>();
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -111,11 +138,12 @@ export class Relay {
       wake: (target) => this.loops.get(target)?.wake(),
       replayed: this.replayed,
       retryPollMs: options.retryPollMs,
+      journal: ports.journals,
     });
   }
 
   /** The outboxes, for the tail ledger (exactly-once from the inboxes). */
-  allOutboxes(): Outbox<RelayAction>[] {
+  allOutboxes(): OutboxStore<RelayAction>[] {
     return [...this.outboxes.values()];
   }
 
@@ -128,36 +156,39 @@ export class Relay {
 
   async start(): Promise<void> {
     const dir = path.join(this.options.stateDir, "outbox");
-    const targets = [...this.ports.gateways.keys(), MAILBOX_TARGET, CHAT_TARGET];
+    // Every node with a gateway has an outbox, whether or not this replica holds its gateway.
+    const gatewayNodes = new Set([
+      ...[...this.ctx.nodes.values()].filter((n) => n.hasGateway).map((n) => n.name),
+      ...this.ports.gateways.keys(),
+    ]);
+    const targets = [...gatewayNodes, MAILBOX_TARGET, CHAT_TARGET];
     for (const target of targets) {
       const capacity = target.startsWith("_")
         ? Math.max(this.options.outboxPerNode * 10, 10_000)
         : this.options.outboxPerNode;
-      const outbox = new Outbox<RelayAction>({
-        dir,
-        target,
-        capacity,
-        logger: this.ports.logger,
-        clock: this.clock,
-        laneOf,
-      });
+      const outbox =
+        this.ports.outboxes?.(target, { capacity, laneOf }) ??
+        new Outbox<RelayAction>({
+          dir,
+          target,
+          capacity,
+          logger: this.ports.logger,
+          clock: this.clock,
+          laneOf,
+        });
       await outbox.load();
       for (const item of outbox.pending()) this.replayed.add(item.id);
       this.outboxes.set(target, outbox);
     }
     await this.desk.load();
-    for (const [node, gateway] of this.ports.gateways) {
-      const loop = this.loop(
+    for (const node of gatewayNodes) {
+      this.loop(
         node,
         this.options.concurrencyPerNode ?? 8,
-        () => gateway.health().state === "connected",
-      );
-      this.unsubscribe.push(gateway.onState(() => loop.wake()));
-      // Only final chat messages can address another node (see planFromObserved).
-      this.unsubscribe.push(
-        gateway.observe((event) => void this.handleObserved(event), { kind: "chat", states: ["final"] }),
+        () => this.gateways.get(node)?.health().state === "connected",
       );
     }
+    for (const [node, gateway] of this.ports.gateways) this.attachGateway(node, gateway);
     // One append at a time per inbox (its lane), inboxes in parallel: one shared chain made every
     // mirror and answer of the whole relay wait for the slowest file.
     this.loop(MAILBOX_TARGET, 8, () => true);
@@ -166,7 +197,59 @@ export class Relay {
     for (const loop of this.loops.values()) loop.wake();
   }
 
+  /**
+   * A gateway this process now holds: deliveries to its node may start, and what its agent
+   * says is routed. Among replicas, the owner of the node's role attaches it.
+   */
+  attachGateway(node: string, gateway: GatewayClient): void {
+    this.detachGateway(node);
+    this.gateways.set(node, gateway);
+    const wake = () => this.loops.get(node)?.wake();
+    this.gatewaySubscriptions.set(node, [
+      gateway.onState(wake),
+      // Only final chat messages can address another node (see planFromObserved).
+      gateway.observe((event) => void this.handleObserved(event), { kind: "chat", states: ["final"] }),
+    ]);
+    wake();
+  }
+
+  /** The gateway is no longer this process's (its role moved, or the bridge stops). */
+  detachGateway(node: string): void {
+    for (const off of this.gatewaySubscriptions.get(node) ?? []) off();
+    this.gatewaySubscriptions.delete(node);
+    this.gateways.delete(node);
+  }
+
+  /** The targets this relay has an outbox for: each node with a gateway, `_mailbox`, `_chat`. */
+  targets(): string[] {
+    return [...this.outboxes.keys()];
+  }
+
+  /**
+   * With `ports.claimed`: this replica now holds the target's role and takes its work —
+   * what the previous owner took and did not finish first (its order kept), then new items.
+   */
+  async claim(target: string, fence: Fence): Promise<void> {
+    const outbox = this.outboxes.get(target);
+    const loop = this.loops.get(target);
+    if (!outbox || !loop) throw internalError(`no outbox for target ${target}`);
+    this.claims.add(target);
+    await outbox.consume?.(fence, () => loop.wake());
+    loop.wake();
+  }
+
+  /**
+   * The role moved on (or the bridge stops): no new work starts, what runs is waited for,
+   * and what is left stays in the shared outbox for the role's next owner.
+   */
+  async release(target: string): Promise<void> {
+    if (!this.claims.delete(target)) return;
+    await this.loops.get(target)?.settle();
+    await this.outboxes.get(target)?.stopConsuming?.();
+  }
+
   async stop(): Promise<void> {
+    for (const node of [...this.gateways.keys()]) this.detachGateway(node);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.desk.stopRetries();
     await Promise.all([...this.loops.values()].map((loop) => loop.stop()));
@@ -293,7 +376,7 @@ export class Relay {
       name: target,
       logger: this.log,
       concurrency,
-      available,
+      available: () => (!this.ports.claimed || this.claims.has(target)) && available(),
       clock: this.clock,
       // Only each lane's head may start: reading the whole backlog on every wake (each put
       // and each completion) made draining a backlog of thousands quadratic.
@@ -315,14 +398,14 @@ export class Relay {
     return loop;
   }
 
-  private async perform(outbox: Outbox<RelayAction>, item: Work): Promise<void> {
+  private async perform(outbox: OutboxStore<RelayAction>, item: Work): Promise<void> {
     outbox.attempt(item.id);
     const action = item.payload;
     if (action.kind === "deliver") {
       const failedRuns = this.failedRuns.get(item.id) ?? 0;
       const answer = await deliverToGateway(
         action,
-        this.ports.gateways.get(action.node),
+        this.gateways.get(action.node),
         this.ctx.nodes.get(action.node),
         this.options.runTimeoutMs ?? 600_000,
         failedRuns,
@@ -368,7 +451,7 @@ export class Relay {
    * inbox arrive by the thousand under load. When the batch fails, the head is tried alone,
    * so one bad line is judged on its own and never takes the others down with it.
    */
-  private async appendLane(outbox: Outbox<RelayAction>, head: Work): Promise<void> {
+  private async appendLane(outbox: OutboxStore<RelayAction>, head: Work): Promise<void> {
     const items = outbox.laneItems(head.lane, APPEND_BATCH);
     const batch = items.length > 0 && items[0]!.id === head.id ? items : [head];
     const write = async (list: OutboxItem<RelayAction>[]) => {

@@ -1,5 +1,12 @@
 import type { Config } from "../config/index.js";
-import { DEFAULT_LOCALE, systemClock, type Clock, type Envelope, type Logger } from "../core/index.js";
+import {
+  DEFAULT_LOCALE,
+  systemClock,
+  type Clock,
+  type Envelope,
+  type JournalFactory,
+  type Logger,
+} from "../core/index.js";
 import type { CardActionAnswer, CardActionEvent, InboundChatMessage } from "../feishu/index.js";
 import type { GatewayClient } from "../gateway/index.js";
 import type { MailboxStore } from "../mailbox/index.js";
@@ -34,6 +41,8 @@ export interface TasksPorts {
   chat?: CardChat;
   logger: Logger;
   clock?: Clock;
+  /** Where the task journal is kept; default the file `state.dir/tasks.jsonl`. */
+  journal?: JournalFactory;
 }
 
 /** The task layer as the composition root sees it. */
@@ -57,7 +66,11 @@ export function createTasks(config: TasksConfig, ports: TasksPorts): Tasks {
   const clock = ports.clock ?? systemClock;
   const locale = config.feishu?.locale ?? DEFAULT_LOCALE;
   const self = config.mailbox.self;
-  const journal = new TaskJournal({ stateDir: config.state.dir, logger: ports.logger });
+  const journal = new TaskJournal({
+    stateDir: config.state.dir,
+    logger: ports.logger,
+    journal: ports.journal,
+  });
   const nodes = config.nodes.map((n) => ({
     name: n.name,
     ...(n.displayName ? { displayName: n.displayName } : {}),

@@ -6,6 +6,8 @@ import {
   LOCALES,
   readJournalLines,
   silentLogger,
+  type JournalFactory,
+  type JournalStore,
   type Logger,
 } from "../core/index.js";
 import { isFinalState, type Task } from "./types.js";
@@ -100,17 +102,24 @@ export class TaskJournal {
   private readonly pairing = new Map<string, PairingCardRecord>();
   private readonly watchCards = new Map<string, WatchRecord>();
   private readonly threads = new Map<string, MailboxThread>();
-  private readonly journal: Journal;
+  private readonly journal: JournalStore;
   private readonly keepFinished: number;
   private nextSeq = 1;
   private finished = 0;
   private readonly log: Logger;
 
-  constructor(options: { stateDir: string; logger?: Logger; keepFinished?: number }) {
+  constructor(options: {
+    stateDir: string;
+    logger?: Logger;
+    keepFinished?: number;
+    /** Where the records are kept; default the file `tasks.jsonl` (`Journal`). */
+    journal?: JournalFactory;
+  }) {
     this.file = path.join(options.stateDir, TASKS_FILE);
     this.keepFinished = options.keepFinished ?? DEFAULT_KEEP_FINISHED;
     this.log = (options.logger ?? silentLogger()).child({ component: "tasks.journal" });
-    this.journal = new Journal({
+    const journal = options.journal ?? ((o) => new Journal(o));
+    this.journal = journal({
       file: this.file,
       kind: "tasks",
       version: JOURNAL_FORMATS["tasks"],
