@@ -10,3 +10,4 @@ export * from "./roles.js";
 export * from "./shared-dedup.js";
 export * from "./tail-ledger.js";
 export * from "./rate-limiter.js";
+export * from "./redis-journal.js";
