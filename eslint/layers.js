@@ -6,9 +6,10 @@
  * whose target is another module, the rule checks:
  *
  * 1. Layers point downward only: (1) core/; (2) config/, mailbox/, gateway/, feishu/, cluster/;
- *    (3) nodes/; (4) relay/; (5) tasks/; (6) app.ts, http/, cli/, ops/; (7) demo/.
+ *    (3) nodes/; (4) relay/; (5) tasks/; (6) app.ts, http/, cli/, ops/, replica/; (7) demo/.
  *    Modules of layer 6 may import each other (the CLI starts the app, the app starts http/;
- *    ops/ — metrics, health monitor, ops listener — reads every part the app composes).
+ *    ops/ — metrics, health monitor, ops listener — reads every part the app composes;
+ *    replica/ composes the parts a replica runs for the roles it holds).
  * 2. Layer 2 is five siblings that never import each other; config/ imports only core/,
  *    and the adapters import config/ for its types only (`import type`, which is erased —
  *    `import { type X }` is not, under verbatimModuleSyntax).
@@ -51,6 +52,7 @@ export const LAYERS = Object.freeze({
   http: 6,
   cli: 6,
   ops: 6,
+  replica: 6,
   demo: 7,
 });
 // cluster/ is the Redis adapter of several replicas (leases, streams, shared limits).

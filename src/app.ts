@@ -3,6 +3,7 @@ import path from "node:path";
 import {
   createLogger,
   DEFAULT_LOCALE,
+  internalError,
   isProcessAlive,
   lockStateDir,
   packageVersion,
@@ -27,6 +28,7 @@ import {
   countingQuarantine,
   feishuIntakeCheck,
   gatewayCheck,
+  redisCheck,
   HealthMonitor,
   Metrics,
   relayMetrics,
@@ -41,7 +43,25 @@ import {
   type HealthCheck,
 } from "./ops/index.js";
 import { createRelay, type Relay } from "./relay/index.js";
-import { createTasks, type Tasks } from "./tasks/index.js";
+import {
+  openSharedState,
+  RemoteGatewayClient,
+  ReplicaRoles,
+  rolePart,
+  CHAT_ROLE,
+  type SharedState,
+} from "./replica/index.js";
+import { createTasks, type Tasks, type TasksPorts } from "./tasks/index.js";
+import type { Fence } from "./cluster/index.js";
+
+/** A replica that runs no task layer reports none. */
+const EMPTY_TASK_STATS = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, timeout: 0 };
+
+/** A role as a metric label: node names only as configured, so the series stay bounded. */
+function roleLabel(role: string, nodes: readonly { name: string }[]): string {
+  if (!role.startsWith("node:")) return role;
+  return nodes.some((n) => `node:${n.name}` === role) ? role : "node:other";
+}
 
 /** How often `status/<self>.json` is rewritten. */
 const STATUS_INTERVAL_MS = 30_000;
@@ -75,8 +95,14 @@ export interface RunningBridge {
   health: HealthMonitor;
   logger: Logger;
   relay: Relay;
-  tasks: Tasks;
+  /**
+   * The task layer. Among replicas (the Redis store) only the one holding the "tasks" role
+   * runs it: elsewhere reading this throws.
+   */
+  readonly tasks: Tasks;
   feishu?: FeishuAdapter;
+  /** The Redis store: this replica's id and the roles it holds now. */
+  replica?: { id: string; roles(): string[] };
   /** Applies a re-read config's `access` and `nodes[].tags` (SIGHUP). */
   reload(next: LoadedConfig): void;
   /**
@@ -110,13 +136,18 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
   const clock = options.clock ?? systemClock;
   // One default language for everything the bridge says (feishu.locale's default).
   const locale = config.feishu?.locale ?? DEFAULT_LOCALE;
-  const metrics = new Metrics({
-    nodes: config.nodes.map((n) => n.name),
-    chats: [...(config.feishu?.chats ?? []), ...(config.relay.auditChat ? [config.relay.auditChat] : [])],
-  });
   try {
     const stateLock = await lockStateDir(config.state.dir, { logger, clock });
     stops.push(() => stateLock.release());
+    // The Redis store: replicas share the work (README "Running more than one bridge").
+    const shared: SharedState | undefined =
+      config.state.store === "redis" ? await openSharedState(config, { logger, clock }) : undefined;
+    if (shared) stops.push(() => shared.close());
+    const metrics = new Metrics({
+      nodes: config.nodes.map((n) => n.name),
+      chats: [...(config.feishu?.chats ?? []), ...(config.relay.auditChat ? [config.relay.auditChat] : [])],
+      ...(shared ? { replica: shared.replicaId } : {}),
+    });
     // Atomic writes cut short by a crash leave their temp files: the writer's pid is gone.
     const leftovers = await removeAbandonedTempFiles(
       config.state.dir,
@@ -137,29 +168,42 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       locale,
     });
     await mailbox.ensureLayout();
-    const lease = await acquireLease({
-      layout: mailbox.layout,
-      self: config.mailbox.self,
-      lockStaleMs: config.mailbox.lockStaleMs,
-      version: packageVersion(),
-      logger,
-      clock,
-    });
-    stops.push(() => lease.release());
-    // On the share, only the lease holder writes our temp files: one a minute old is abandoned.
-    for (const dir of [mailbox.layout.statusDir, mailbox.layout.tasksDir]) {
-      const stale = await removeAbandonedTempFiles(dir, ({ mtimeMs }) => clock.now() - mtimeMs > 60_000);
-      if (stale.length > 0) logger.info({ files: stale }, "removed temp files of interrupted writes");
+    // One bridge per shared folder: the file store holds `status/<self>.lock`. Replicas of the
+    // Redis store coordinate through Redis instead (one of them holds the "folder" role).
+    if (!shared) {
+      const lease = await acquireLease({
+        layout: mailbox.layout,
+        self: config.mailbox.self,
+        lockStaleMs: config.mailbox.lockStaleMs,
+        version: packageVersion(),
+        logger,
+        clock,
+      });
+      stops.push(() => lease.release());
+      // On the share, only the lease holder writes our temp files: one a minute old is abandoned.
+      for (const dir of [mailbox.layout.statusDir, mailbox.layout.tasksDir]) {
+        const stale = await removeAbandonedTempFiles(dir, ({ mtimeMs }) => clock.now() - mtimeMs > 60_000);
+        if (stale.length > 0) logger.info({ files: stale }, "removed temp files of interrupted writes");
+      }
+      // Another bridge took the shared folder over: serving on would deliver everything twice.
+      lease.onLost((loss) => {
+        logger.error({ loss }, "the shared-folder lease was lost; stopping");
+        void stopAll().then(() => options.onFatal?.(loss));
+      });
     }
-    // Another bridge took the shared folder over: serving on would deliver everything twice.
-    lease.onLost((loss) => {
-      logger.error({ loss }, "the shared-folder lease was lost; stopping");
-      void stopAll().then(() => options.onFatal?.(loss));
-    });
 
+    // What the task layer, the pool and the health checks see of each gateway. Among replicas
+    // each node's link is held by the replica with its role; the others see it through Redis.
     const gateways = new Map<string, GatewayClient>();
     const gatewayNodes = config.nodes.filter((n) => n.url);
-    if (gatewayNodes.length > 0) {
+    if (shared) {
+      for (const node of gatewayNodes) {
+        const remote = new RemoteGatewayClient({ store: shared.store, node: node.name, logger, clock });
+        remote.start();
+        gateways.set(node.name, remote);
+        stops.push(() => remote.stop());
+      }
+    } else if (gatewayNodes.length > 0) {
       const identity = await loadOrCreateIdentity(config.state.dir, { clock });
       const deviceTokens = new DeviceTokenStore(config.state.dir, clock);
       for (const node of gatewayNodes) {
@@ -189,6 +233,7 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       feishu = new FeishuAdapter({
         config: config.feishu,
         stateDir: config.state.dir,
+        ...(shared ? { dedup: shared.dedup, sharedLimits: shared.limits } : {}),
         logger,
         nodeBots: config.nodes
           .filter((n) => n.bot)
@@ -198,33 +243,58 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     }
     const relay = createRelay(config, {
       mailbox,
-      gateways,
+      // Among replicas the relay holds no gateway until it takes a node's role.
+      gateways: shared ? new Map() : gateways,
       chat: feishu?.outbound,
       logger,
       clock,
       metrics: relayMetrics(metrics),
+      ...(shared
+        ? { outboxes: shared.outboxes, claimed: true, journals: shared.journal("dead-letters") }
+        : {}),
     });
     await relay.start();
     stops.push(() => relay.stop());
 
-    const tasks = createTasks(config, {
-      relay,
-      pool,
-      gateways,
-      mailbox,
-      ...(feishu ? { chat: feishu.outbound } : {}),
-      logger,
-      clock,
-    });
-    await tasks.start();
-    stops.push(() => tasks.stop());
+    const makeTasks = (journal?: TasksPorts["journal"]) =>
+      createTasks(config, {
+        relay,
+        pool,
+        gateways,
+        mailbox,
+        ...(feishu ? { chat: feishu.outbound } : {}),
+        logger,
+        clock,
+        ...(journal ? { journal } : {}),
+      });
+    let tasks: Tasks | undefined;
+    if (!shared) {
+      const local = makeTasks();
+      await local.start();
+      tasks = local;
+      stops.push(() => local.stop());
+    }
+    const currentTasks = (): Tasks => {
+      if (!tasks) throw internalError("this replica does not hold the tasks role now");
+      return tasks;
+    };
+    const taskStats = () => tasks?.service.stats() ?? EMPTY_TASK_STATS;
 
     if (feishu) {
       const adapter = feishu;
-      await adapter.start({
-        onMessage: (message) => tasks.handleMessage(message),
-        onCardAction: (action) => tasks.handleCardAction(action),
-      });
+      const intake = shared?.intake;
+      await adapter.start(
+        intake
+          ? {
+              // Feishu hands each event to one random replica: the task layer runs on one.
+              onMessage: (message) => intake.forwardMessage(message),
+              onCardAction: (action) => intake.forwardCard(action),
+            }
+          : {
+              onMessage: (message) => currentTasks().handleMessage(message),
+              onCardAction: (action) => currentTasks().handleCardAction(action),
+            },
+      );
       stops.push(() => adapter.stop());
     }
 
@@ -232,33 +302,42 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     // those existed before the bridge and are skipped to their end (unless --replay); at any
     // later start they were created while the bridge was down, so every line in them is new.
     // The ledger's folder (state.dir/mailbox) exists once a tailer has run on this state.
-    const tailedBefore = await fs.stat(path.join(config.state.dir, "mailbox")).then(
-      () => true,
-      () => false,
-    );
-    const tailer: Tailer = await mailbox.tail({
-      startAt: options.replay || tailedBefore ? "start" : "end",
-      ledger: relay.tailLedger(),
-      quarantine: countingQuarantine(metrics, new FileQuarantine(config.state.dir, undefined, logger)),
-      // Tasks first (a task envelope or an answer to the bridge), then the relay, whose last
-      // durable put records the line as read.
-      handler: async (envelope, meta) => {
-        await tasks.handleMailbox(envelope);
-        await relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end });
-      },
-    });
-    stops.push(() => tailer.stop());
+    if (!shared) {
+      const tailedBefore = await fs.stat(path.join(config.state.dir, "mailbox")).then(
+        () => true,
+        () => false,
+      );
+      const tailer: Tailer = await mailbox.tail({
+        startAt: options.replay || tailedBefore ? "start" : "end",
+        ledger: relay.tailLedger(),
+        quarantine: countingQuarantine(metrics, new FileQuarantine(config.state.dir, undefined, logger)),
+        // Tasks first (a task envelope or an answer to the bridge), then the relay, whose last
+        // durable put records the line as read.
+        handler: async (envelope, meta) => {
+          await currentTasks().handleMailbox(envelope);
+          await relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end });
+        },
+      });
+      stops.push(() => tailer.stop());
+    }
 
     watchRelay(metrics, relay);
     stops.push(watchGateways(metrics, gateways, clock));
     watchPool(metrics, pool);
-    watchTasks(metrics, () => tasks.service.stats());
+    watchTasks(metrics, taskStats);
     if (feishu) watchFeishu(metrics, feishu);
+    // Among replicas a node's gateway is seen alike by all: the "chat" holder says it.
+    let roles: ReplicaRoles | undefined;
+    const saysSharedViews = () => !shared || roles?.holds(CHAT_ROLE) !== undefined;
     const checks: HealthCheck[] = [
       sharedFolderCheck(mailbox.layout.root, mailbox.layout.statusDir, config.mailbox.self),
       stateDirCheck(config.state.dir),
+      ...(shared ? [redisCheck(() => shared.store.up())] : []),
       ...(feishu ? [feishuIntakeCheck(feishu)] : []),
-      ...[...gateways].map(([node, gateway]) => gatewayCheck(node, gateway)),
+      ...[...gateways].map(([node, gateway]) => ({
+        ...gatewayCheck(node, gateway),
+        announces: saysSharedViews,
+      })),
     ].map((check) =>
       options.health?.graceMs === undefined ? check : { ...check, graceMs: options.health.graceMs },
     );
@@ -283,8 +362,9 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     });
     await monitor.start();
     stops.push(() => monitor.stop());
-    const health = () => ({ relay: relay.stats(), tasks: tasks.service.stats() });
-    const ready = () => readiness(pool, feishu, monitor);
+    const health = () => ({ relay: relay.stats(), tasks: taskStats() });
+    const ready = () =>
+      readiness(pool, feishu, monitor, shared && { up: shared.store.up(), roles: roles?.held() ?? [] });
 
     const http = await startHttpServer({
       host: config.http.host,
@@ -318,13 +398,54 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
             .health()
             .map((n) => ({ name: n.name, status: n.status, running: n.running, lastSeen: n.lastSeen })),
           outboxes: relay.stats(),
-          tasks: tasks.service.stats(),
+          tasks: taskStats(),
+          ...(shared ? { replica: shared.replicaId } : {}),
         })
         .catch((error: unknown) => logger.warn({ err: error }, "could not write status"));
-    await writeStatus();
-    const statusTimer = clock.setInterval(() => void writeStatus(), STATUS_INTERVAL_MS);
-    statusTimer.unref();
-    stops.push(() => clock.clearInterval(statusTimer));
+    if (!shared) {
+      await writeStatus();
+      const statusTimer = clock.setInterval(() => void writeStatus(), STATUS_INTERVAL_MS);
+      statusTimer.unref();
+      stops.push(() => clock.clearInterval(statusTimer));
+    } else {
+      const sharedState = shared;
+      const parts = {
+        loaded,
+        shared: sharedState,
+        relay,
+        mailbox,
+        metrics,
+        secrets,
+        logger,
+        clock,
+        replay: options.replay ?? false,
+        makeTasks: (fence: Fence) =>
+          makeTasks(sharedState.journal("tasks", () => (fence.held() ? fence : undefined))),
+        onTasks: (next: Tasks | undefined) => {
+          tasks = next;
+        },
+        writeStatus,
+        statusIntervalMs: STATUS_INTERVAL_MS,
+      };
+      const started = new ReplicaRoles({
+        store: sharedState.store,
+        registry: sharedState.registry,
+        replicaId: sharedState.replicaId,
+        leaseMs: sharedState.leaseMs,
+        gatewayNodes: gatewayNodes.map((n) => n.name),
+        part: (role) => rolePart(role, parts),
+        onChange: (role, change) => {
+          const label = roleLabel(role, config.nodes);
+          metrics.roleHeld.set({ role: label }, change === "acquired" ? 1 : 0);
+          metrics.roleChanges.inc({ role: label, change });
+        },
+        logger,
+        clock,
+      });
+      roles = started;
+      await started.start();
+      stops.push(() => started.stop());
+    }
     logger.info(
       { url: http.url, ops: ops.url, nodes: config.nodes.map((n) => n.name) },
       "clawbridge started",
@@ -336,11 +457,14 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       health: monitor,
       logger,
       relay,
-      tasks,
+      get tasks() {
+        return currentTasks();
+      },
       ...(feishu ? { feishu } : {}),
+      ...(shared ? { replica: { id: shared.replicaId, roles: () => roles?.held() ?? [] } } : {}),
       reload: (next: LoadedConfig) => {
         // SIGHUP: who may command the bridge, and the nodes' tags; everything else needs a restart.
-        tasks.updateAccess(next.config.access);
+        tasks?.updateAccess(next.config.access);
         for (const node of next.config.nodes) pool.updateTags(node.name, node.tags);
         logger.info(
           { dispatchers: next.config.access.dispatchers.length, admins: next.config.access.admins.length },
@@ -360,8 +484,18 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
   }
 }
 
-function readiness(pool: NodePool, feishu: FeishuAdapter | undefined, monitor: HealthMonitor) {
+function readiness(
+  pool: NodePool,
+  feishu: FeishuAdapter | undefined,
+  monitor: HealthMonitor,
+  replica: { up: boolean; roles: string[] } | undefined,
+) {
   const parts: Record<string, { ready: boolean; detail?: string }> = {};
+  if (replica) {
+    parts.redis = { ready: replica.up, detail: replica.up ? "connected" : "not connected" };
+    // Which roles this replica holds (none is fine: it still takes Feishu events and webhooks).
+    parts.roles = { ready: true, detail: replica.roles.join(",") || "none" };
+  }
   if (feishu) {
     const health = feishu.health();
     const ready = intakeUp(health);

@@ -139,7 +139,7 @@ export class Lease {
     }
     const holding: Holding = { fence: this.newFence(value, token), since: sent };
     this.holding = holding;
-    this.log.debug({ token }, "lease acquired");
+    this.log.debug({ fencingToken: token }, "lease acquired");
     return holding.fence;
   }
 
@@ -155,7 +155,7 @@ export class Lease {
       return true;
     }
     this.holding = undefined;
-    this.log.debug({ token: holding.fence.token }, "lease lost: held by another replica or expired");
+    this.log.debug({ fencingToken: holding.fence.token }, "lease lost: held by another replica or expired");
     return false;
   }
 

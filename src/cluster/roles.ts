@@ -142,7 +142,7 @@ export class RoleManager {
       await this.callback(() => this.options.onRelease(role, "stop"), role, "stop");
       try {
         await this.within(this.lease(role).release());
-        this.log.info({ role, token: fence.token, reason: "stop" }, "role released");
+        this.log.info({ role, fencingToken: fence.token, reason: "stop" }, "role released");
       } catch (error) {
         this.warn(error, "could not release a lease on stop; it expires by itself");
       }
@@ -207,7 +207,7 @@ export class RoleManager {
         continue;
       }
       this.held.set(role, fence);
-      this.log.info({ role, token: fence.token }, "role acquired");
+      this.log.info({ role, fencingToken: fence.token }, "role acquired");
       const started = await this.callback(() => this.options.onAcquire(role, fence), role, "acquire");
       if (!started && this.held.get(role) === fence) {
         // The app could not start it: let another replica (or the next tick) try.
@@ -237,7 +237,7 @@ export class RoleManager {
   private async lose(role: string, fence: Fence, why: string): Promise<void> {
     if (this.held.get(role) !== fence) return; // already dropped (the timer and a round both saw it)
     this.held.delete(role);
-    this.log.warn({ role, token: fence.token, why }, "role lost");
+    this.log.warn({ role, fencingToken: fence.token, why }, "role lost");
     this.emit();
     await this.callback(() => this.options.onRelease(role, "lost"), role, "lost");
     // If Redis still has it as ours, free it for the next owner. Not awaited: with Redis
@@ -254,7 +254,7 @@ export class RoleManager {
     // The app stops first; only then may the next owner start.
     await this.callback(() => this.options.onRelease(role, "rebalance"), role, "rebalance");
     await this.lease(role).release();
-    this.log.info({ role, token: fence.token, reason: "rebalance", to: to ?? null }, "role released");
+    this.log.info({ role, fencingToken: fence.token, reason: "rebalance", to: to ?? null }, "role released");
   }
 
   private lease(role: string): Lease {

@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   CB_FEISHU_QUEUE_CLOSED: { origin: "internal", retryable: false },
   CB_WEBHOOK_REJECTED: { origin: "input", retryable: false },
   CB_INTAKE_BUSY: { origin: "limit", retryable: true },
+  CB_REDIS_UNREACHABLE: { origin: "network", retryable: true },
   CB_USAGE: { origin: "input", retryable: false },
   CB_INTERNAL: { origin: "internal", retryable: false },
 } as const satisfies Record<string, { origin: ErrorOrigin; retryable: boolean }>;
@@ -146,6 +147,7 @@ export interface ErrorDetailsMap {
   CB_FEISHU_QUEUE_CLOSED: Record<string, never>;
   CB_WEBHOOK_REJECTED: { reason?: string };
   CB_INTAKE_BUSY: { eventId?: string; budgetMs?: number };
+  CB_REDIS_UNREACHABLE: Record<string, never>;
   CB_USAGE: Record<string, never>;
   CB_INTERNAL: Record<string, never>;
 }

@@ -8,7 +8,7 @@ import {
   type SecretRegistry,
 } from "../core/index.js";
 import type { DeviceIdentity } from "./device-identity.js";
-import type { DeviceTokenStore } from "./device-tokens.js";
+import type { DeviceTokens } from "./device-tokens.js";
 
 export interface WsGatewayClientOptions {
   node: string;
@@ -17,7 +17,7 @@ export interface WsGatewayClientOptions {
   /** The environment variable the token came from, named in errors (never the token). */
   tokenSource?: string;
   identity: DeviceIdentity;
-  deviceTokens?: DeviceTokenStore;
+  deviceTokens?: DeviceTokens;
   logger?: Logger;
   /** Device tokens learned from gateways are added here, so logs never show them. */
   secrets?: SecretRegistry;
@@ -45,7 +45,7 @@ export interface ResolvedClientOptions {
   token: string | undefined;
   tokenSource: string | undefined;
   identity: DeviceIdentity;
-  deviceTokens: DeviceTokenStore | undefined;
+  deviceTokens: DeviceTokens | undefined;
   /** Already a child logger naming the component and the node. */
   log: Logger;
   secrets: SecretRegistry | undefined;

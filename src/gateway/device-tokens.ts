@@ -2,18 +2,24 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { systemClock, writeFileAtomic, type Clock } from "../core/index.js";
 
-interface StoredToken {
+export interface StoredToken {
   token: string;
   scopes?: string[];
   url: string;
   issuedAt: string;
 }
 
+/** Where device tokens are kept: `DeviceTokenStore` (a file), or the replicas' shared store. */
+export interface DeviceTokens {
+  get(node: string): Promise<StoredToken | undefined>;
+  set(node: string, value: Omit<StoredToken, "issuedAt">): Promise<void>;
+}
+
 /**
  * The device tokens gateways hand out in `hello-ok`, per node, in
  * `state.dir/identity/device-tokens.json` (0600). Tried when a shared token stops matching.
  */
-export class DeviceTokenStore {
+export class DeviceTokenStore implements DeviceTokens {
   private readonly file: string;
   private cache: Record<string, StoredToken> | undefined;
   private writing: Promise<void> = Promise.resolve();

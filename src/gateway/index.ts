@@ -52,7 +52,7 @@ export {
   rawPublicKey,
   type DeviceIdentity,
 } from "./device-identity.js";
-export { DeviceTokenStore } from "./device-tokens.js";
+export { DeviceTokenStore, type DeviceTokens, type StoredToken } from "./device-tokens.js";
 export { parseSessionKey, isGroupSession, type ParsedSessionKey } from "./session-key.js";
 export { approveCommand, DEFAULT_GATEWAY_PORT } from "./gateway-errors.js";
 export { classifyRefusal, refusalOf, type Refusal, type RefusalShape } from "./refusal.js";

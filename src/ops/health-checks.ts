@@ -34,6 +34,9 @@ export function stateDirCheck(dir: string): HealthCheck {
 }
 
 /** Feishu events can arrive: the long connection is up (webhook mode has nothing to lose here). */
+/** Redis restarting is back within seconds; longer is worth a notice. */
+const REDIS_GRACE_MS = 10_000;
+
 export function feishuIntakeCheck(feishu: FeishuAdapter): HealthCheck {
   return {
     name: "feishu_intake",
@@ -63,5 +66,16 @@ export function gatewayCheck(node: string, gateway: GatewayClient): HealthCheck 
     },
     down: (reason) => opsMessages.text("gatewayDown", { node, reason }),
     back: (duration) => opsMessages.text("gatewayBack", { node, duration }),
+  };
+}
+
+/** Redis answers (the Redis store): without it nothing new is taken, and roles lapse. */
+export function redisCheck(up: () => boolean): HealthCheck {
+  return {
+    name: "redis",
+    graceMs: REDIS_GRACE_MS,
+    probe: () => (up() ? undefined : "not connected"),
+    down: (reason) => opsMessages.text("redisDown", { reason }),
+    back: (duration) => opsMessages.text("redisBack", { duration }),
   };
 }

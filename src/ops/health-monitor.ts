@@ -22,6 +22,11 @@ export interface HealthCheck {
   /** The notices, given the reason and how long the problem lasted. */
   down(reason: string): LocalText;
   back(duration: string): LocalText;
+  /**
+   * Whether this process says it in the chat (default: always). Among replicas a view they
+   * all share (a node's gateway) is said by one of them, not once per replica.
+   */
+  announces?(): boolean;
 }
 
 /** Where notices go: the audit chat, or every served chat. */
@@ -196,7 +201,7 @@ export class HealthMonitor {
 
   private async announce(check: HealthCheck, text: LocalText, key: string): Promise<void> {
     const sink = this.options.notices;
-    if (!sink) return;
+    if (!sink || check.announces?.() === false) return;
     const rendered = text.render(this.options.locale);
     await Promise.all(
       sink.chats.map((chatId) =>

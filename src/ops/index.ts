@@ -20,6 +20,7 @@ export {
 export {
   feishuIntakeCheck,
   gatewayCheck,
+  redisCheck,
   sharedFolderCheck,
   stateDirCheck,
   FEISHU_INTAKE_GRACE_MS,

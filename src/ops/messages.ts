@@ -14,6 +14,9 @@ const en = {
   gatewayDown:
     "⚠ {node} is offline ({reason}). Messages and tasks for it wait in its outbox and go out when it is back.",
   gatewayBack: "✓ {node} is back online (it was gone for {duration}).",
+  redisDown:
+    "⚠ This clawbridge replica cannot reach Redis ({reason}): it takes no new work and its roles pass to the other replicas. Messages already taken wait in Redis.",
+  redisBack: "✓ Redis answers again (it was unreachable for {duration}).",
   checkTimedOut: "no answer within {ms} ms",
   seconds: "{n} s",
   minutes: "{n} min",
@@ -32,6 +35,9 @@ const zhCN: Record<OpsMessageKey, string> = {
   feishuIntakeBack: "✓ 飞书事件恢复接收（中断了 {duration}）。",
   gatewayDown: "⚠ {node} 已离线（{reason}）。发给它的消息和任务留在它的发件队列里，上线后自动发出。",
   gatewayBack: "✓ {node} 已重新上线（离线了 {duration}）。",
+  redisDown:
+    "⚠ 这个 clawbridge 副本无法连接 Redis（{reason}）：它不再接收新工作，其角色会转给其他副本。已接收的消息保存在 Redis 中。",
+  redisBack: "✓ Redis 恢复响应（中断了 {duration}）。",
   checkTimedOut: "{ms} 毫秒内没有响应",
   seconds: "{n} 秒",
   minutes: "{n} 分钟",

@@ -7,6 +7,8 @@ export interface MetricsOptions {
   chats?: readonly string[];
   /** Include the process metrics (CPU, memory, event-loop lag, GC); default true. */
   processMetrics?: boolean;
+  /** With the Redis store: this replica's id, a `replica` label on every series of the bridge. */
+  replica?: string;
 }
 
 const PREFIX = "clawbridge_";
@@ -107,10 +109,21 @@ export class Metrics {
     "Times a checked part started or stopped failing.",
     ["check"],
   );
+  readonly roleHeld = this.gauge(
+    "role_held",
+    "Redis store: 1 while this replica holds the role (folder, chat, tasks, node:<name>).",
+    ["role"],
+  );
+  readonly roleChanges = this.counter(
+    "role_changes_total",
+    "Redis store: roles this replica took or gave up, by why (acquired, rebalance, lost, stop).",
+    ["role", "change"],
+  );
 
   constructor(private readonly options: MetricsOptions) {
     this.nodes = new Set(options.nodes);
     this.chats = new Set(options.chats ?? []);
+    if (options.replica) this.registry.setDefaultLabels({ replica: options.replica });
   }
 
   /** A node name as a label value: configured, or "other". */

@@ -7,7 +7,15 @@ export type { OutboxStore } from "./outbox-store.js";
 export { RedisOutbox, type RedisOutboxOptions } from "./redis-outbox.js";
 export { DeliveryLoop, type DeliveryLoopOptions, type LoopItem } from "./delivery-loop.js";
 export { OutboxTailLedger } from "./outbox-tail-ledger.js";
-export { Relay, type RelayPorts, type RelayOptions, type ChatPoster, type OutboxShape } from "./relay.js";
+export {
+  Relay,
+  MAILBOX_TARGET,
+  CHAT_TARGET,
+  type RelayPorts,
+  type RelayOptions,
+  type ChatPoster,
+  type OutboxShape,
+} from "./relay.js";
 export type { EffectOutcome, EffectRoute, RelayMetricsPort } from "./relay-metrics.js";
 export { createRelay, type RelayConfig } from "./create-relay.js";
 export {

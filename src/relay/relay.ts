@@ -83,8 +83,10 @@ export interface RelayOptions {
 
 type Work = { id: string; lane: string } & OutboxItem<RelayAction>;
 
-const MAILBOX_TARGET = "_mailbox";
-const CHAT_TARGET = "_chat";
+/** The outbox of inbox appends (among replicas: the "folder" role's). */
+export const MAILBOX_TARGET = "_mailbox";
+/** The outbox of chat posts (among replicas: the "chat" role's). */
+export const CHAT_TARGET = "_chat";
 /** Inbox lines of one lane written in one locked append at most. */
 const APPEND_BATCH = 256;
 /** Posts whose message id is kept for a later post to thread under (see `place.replyToPost`). */

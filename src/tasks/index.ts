@@ -5,6 +5,7 @@
 export { createTasks, type Tasks, type TasksConfig, type TasksPorts } from "./create-tasks.js";
 export { TaskService, type DispatchRequest, type DispatchResult, type TaskView } from "./task-service.js";
 export { TaskJournal, readTasks, TASKS_FILE } from "./task-journal.js";
+export { concernsTasks } from "./mailbox-intake.js";
 export { AccessPolicy, type AccessConfig, type Permissions } from "./access.js";
 export { CommandRouter, type Middleware } from "./router.js";
 export type { Command, CommandContext, CommandServices } from "./command-context.js";

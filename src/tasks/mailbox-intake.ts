@@ -42,6 +42,17 @@ export interface MailboxIntakeOptions {
  * Lines the bridge wrote itself are never taken again. Everything here is idempotent by
  * envelope id, so a line read twice after a crash does nothing twice.
  */
+/**
+ * Whether `handle` can do anything with the line: among replicas only such lines travel to
+ * the one running the task layer (the relay's part of every line stays where it is read).
+ */
+export function concernsTasks(envelope: Envelope, self: string): boolean {
+  if (envelope.source === CLAWBRIDGE_SOURCE) return false;
+  return (
+    envelope.taskId !== undefined || envelope.replyTo !== undefined || nodeKey(envelope.to) === nodeKey(self)
+  );
+}
+
 export class MailboxIntake {
   private readonly log: Logger;
   private readonly clock: Clock;

@@ -1,6 +1,6 @@
 /** One line of `clawbridge doctor`: ✓, ⚠ or ✗, what was found, and how to fix it. */
 export interface DoctorCheck {
-  /** Section: `config`, `listeners`, `shared`, `nodes`, `feishu`, `state`. */
+  /** Section: `config`, `listeners`, `shared`, `nodes`, `feishu`, `redis`, `state`. */
   section: string;
   /** Stable id for scripts (`--json`), e.g. `shared.unicode-names`. */
   id: string;

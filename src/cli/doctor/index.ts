@@ -3,6 +3,7 @@ import { levelOf, LEVEL_MARKS, type DoctorCheck, type DoctorLevel } from "./chec
 import { checkConfig } from "./config-checks.js";
 import { checkListeners } from "./listener-checks.js";
 import { checkNodes } from "./node-checks.js";
+import { checkReplicas } from "./replica-checks.js";
 import { checkSharedFolder } from "./shared-folder-checks.js";
 import { checkStateDir } from "./state-checks.js";
 
@@ -29,17 +30,18 @@ export async function runDoctor(ctx: CliContext, options: { config?: string }): 
     });
     return { checks, configLoaded: false };
   }
-  const [listeners, shared, nodes, feishu] = await Promise.all([
+  const [listeners, shared, nodes, feishu, replicas] = await Promise.all([
     checkListeners(ctx, loaded),
     checkSharedFolder(ctx, loaded.config),
     checkNodes(ctx, loaded),
     // The Feishu SDK is large: loaded only when doctor runs, not for every CLI command.
     import("./feishu-checks.js").then(({ checkFeishu }) => checkFeishu(ctx, loaded)),
+    checkReplicas(ctx, loaded),
   ]);
   // After the nodes: their check creates the device key on first use, and its mode is what
   // the bridge will find.
   const state = await checkStateDir(ctx, loaded);
-  checks.push(...listeners, ...shared, ...nodes, ...feishu, ...state);
+  checks.push(...listeners, ...shared, ...nodes, ...feishu, ...replicas, ...state);
   return { checks, configLoaded: true };
 }
 

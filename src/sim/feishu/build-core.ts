@@ -35,6 +35,7 @@ export function buildCore(options: FeishuEmulatorOptions, log: Logger, hooks: Co
     clientConfig,
     ackTimeoutMs,
     fragmentBytes: options.fragmentBytes ?? 0,
+    ...(options.eventDelivery ? { eventDelivery: options.eventDelivery } : {}),
     onConnect: (appId) => dispatcher.flush(dir.app(appId)),
   });
   const dispatcher = new Dispatcher(ws, {

@@ -47,6 +47,8 @@ export interface LongConnectionOptions {
   fragmentBytes: number;
   /** A client of `appId` connected (flush its queue). */
   onConnect: (appId: string) => void;
+  /** See `EmulatorOptions.eventDelivery`. */
+  eventDelivery?: "rotate" | "random";
 }
 
 /**
@@ -95,15 +97,17 @@ export class LongConnections {
   }
 
   /**
-   * Pushes one event payload to a client of `appId` (round-robin when several are
-   * connected, as Feishu picks one). Undefined when no client is connected.
+   * Pushes one event payload to a client of `appId` (in turn when several are connected, or
+   * at random as Feishu does with `eventDelivery: "random"`). Undefined when no client is connected.
    */
   push(appId: string, payload: string, parts?: number): Promise<DeliveryResult> | undefined {
     const candidates = [...this.conns.values()].filter((c) => c.ready && c.appId === appId);
     if (candidates.length === 0) return undefined;
     const turn = this.rotation.get(appId) ?? 0;
     this.rotation.set(appId, turn + 1);
-    const conn = candidates[turn % candidates.length]!;
+    const pick =
+      this.options.eventDelivery === "random" ? Math.floor(Math.random() * candidates.length) : turn;
+    const conn = candidates[pick % candidates.length]!;
     const messageId = newIds.frameMessage();
     const traceId = newIds.trace();
     const chunks = split(Buffer.from(payload, "utf8"), parts, this.options.fragmentBytes);

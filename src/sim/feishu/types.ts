@@ -55,6 +55,11 @@ export interface FeishuEmulatorOptions {
   reconnectNonceSec?: number;
   /** `ClientConfig.ReconnectCount`; -1 = forever (default). */
   reconnectCount?: number;
+  /**
+   * Which long-connection client of an app gets each event: `"random"` as Feishu does (cluster
+   * mode: one random client), or `"rotate"` (default) in turn, so a test knows which one.
+   */
+  eventDelivery?: "rotate" | "random";
   /** Split event payloads larger than this many bytes into multi-part frames; 0 (default) = never. */
   fragmentBytes?: number;
   /** How long a pushed event waits for its ack / webhook answer. Default 3000 (Feishu's 3 s). */
