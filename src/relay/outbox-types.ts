@@ -16,6 +16,11 @@ export interface OutboxItem<T = unknown> {
   lastError?: string;
   /** In memory only: when the last attempt was made. */
   lastAttemptAt?: number;
+  /**
+   * In memory only (shared outboxes): taken before by a consumer that did not finish it (a
+   * replica lost, or this one before a restart): its effect may have happened already.
+   */
+  redelivered?: boolean;
 }
 
 /** `overflow`: the outbox is full and the item was NOT queued — the caller says so to someone. */

@@ -543,7 +543,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
       );
       const entries = parseReadReply(reply);
       if (entries.length === 0) return;
-      this.accept(run, entries);
+      this.accept(run, entries, true);
       after = entries.at(-1)!.entryId;
     }
   }
@@ -566,7 +566,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
       ...["GROUP", GROUP, this.consumer, "COUNT", BATCH, "BLOCK", BLOCK_MS, "STREAMS", this.keys.stream, ">"],
     );
     if (run.drops !== drops) return false;
-    this.accept(run, parseReadReply(reply));
+    this.accept(run, parseReadReply(reply), false);
     return true;
   }
 
@@ -601,7 +601,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
         ...[this.keys.stream, GROUP, this.consumer, this.claimIdleMs, cursor, "COUNT", BATCH],
       );
       const [next, entries] = parseClaimReply(reply);
-      added += this.accept(run, entries);
+      added += this.accept(run, entries, true);
       cursor = next;
       if (cursor === "0-0") break;
     }
@@ -626,8 +626,12 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     return held;
   }
 
-  /** Adds what was read or claimed (staged during a takeover); returns how many were new. */
-  private accept(run: ConsumeRun, raws: RawEntry[]): number {
+  /**
+   * Adds what was read or claimed (staged during a takeover); returns how many were new.
+   * `redelivered`: taken before (by this consumer before a restart, or by a lost one): its
+   * effect may have happened already, so it is marked for the checks that look first.
+   */
+  private accept(run: ConsumeRun, raws: RawEntry[], redelivered: boolean): number {
     if (this.run !== run || run.stopped) return 0;
     const fresh: Entry<T>[] = [];
     for (const raw of raws) {
@@ -644,6 +648,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
       if (this.view.items.has(id) || run.staged?.has(id) || fresh.some((e) => e.item.id === id)) continue;
       // Done here while this read was under way: its acknowledgement is in, not delivered again.
       if ((this.finished.get(id)?.seq ?? 0) >= entry.seq) continue;
+      if (redelivered) entry.item.redelivered = true;
       fresh.push(entry);
     }
     if (fresh.length === 0) return 0;

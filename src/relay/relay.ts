@@ -462,7 +462,8 @@ export class Relay {
         this.ports.mailbox,
         list.map((item) => ({
           action: item.payload as Extract<RelayAction, { kind: "append" }>,
-          replayed: this.replayed.has(item.id),
+          // Left from before a restart, or taken over from a lost replica: look before writing.
+          replayed: this.replayed.has(item.id) || item.redelivered === true,
         })),
       );
       await Promise.all(list.map((item) => outbox.done(item.id)));

@@ -82,7 +82,12 @@ export class CardButtons {
         );
       }
       case "task.retry": {
-        const result = await this.options.tasks.retry(taskId, { kind: "user", openId });
+        const result = await this.options.tasks.retry(
+          taskId,
+          { kind: "user", openId },
+          undefined,
+          `press:${event.eventId}`,
+        );
         if (!result.ok)
           return toast(
             "error",
@@ -136,6 +141,8 @@ export class CardButtons {
           ...(rawTarget ? { target: rawTarget } : {}),
           requestedBy: { kind: "user", openId },
           place: { chatId: event.chatId, ...(event.messageId ? { replyTo: event.messageId } : {}) },
+          // This press (a form is sent again and again: each press is its own task).
+          sourceMessageId: `press:${event.eventId}`,
           locale,
         });
         if (!result.ok)

@@ -39,6 +39,7 @@ const taskSchema = z.looseObject({
   locale: z.enum(LOCALES),
   envelopeId: z.string(),
   sourceEnvelopeId: z.string().optional(),
+  sourceMessageId: z.string().optional(),
   retryOf: z.string().optional(),
   createdAt: z.number(),
   startedAt: z.number().optional(),

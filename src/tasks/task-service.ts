@@ -48,6 +48,8 @@ export interface DispatchRequest {
   locale: Locale;
   /** Agent-dispatched: the envelope that asked (the same line twice is the same task). */
   sourceEnvelopeId?: string;
+  /** The chat message or button press that asked (the same one twice is the same task). */
+  sourceMessageId?: string;
   retryOf?: string;
 }
 
@@ -219,6 +221,10 @@ export class TaskService {
       const same = this.options.journal.all().find((t) => t.sourceEnvelopeId === request.sourceEnvelopeId);
       if (same) return { ok: true, task: same, position: this.position(same.id) };
     }
+    if (request.sourceMessageId) {
+      const same = this.options.journal.all().find((t) => t.sourceMessageId === request.sourceMessageId);
+      if (same) return { ok: true, task: same, position: this.position(same.id) };
+    }
     const refusal = this.checkTarget(request.target);
     if (refusal) return refusal;
     if (this.queue.length >= this.options.maxQueued && !this.canStartNow(request.target)) {
@@ -236,6 +242,7 @@ export class TaskService {
       locale: request.locale,
       envelopeId: `task-${newId(this.clock.now())}`,
       ...(request.sourceEnvelopeId ? { sourceEnvelopeId: request.sourceEnvelopeId } : {}),
+      ...(request.sourceMessageId ? { sourceMessageId: request.sourceMessageId } : {}),
       ...(request.retryOf ? { retryOf: request.retryOf } : {}),
       createdAt: this.clock.now(),
       output: "",
@@ -255,10 +262,16 @@ export class TaskService {
   }
 
   /** A new task with the same prompt and target (the Retry button). */
-  retry(id: string, requestedBy: TaskRequester, place?: TaskPlace): Promise<DispatchResult> {
+  retry(
+    id: string,
+    requestedBy: TaskRequester,
+    place?: TaskPlace,
+    sourceMessageId?: string,
+  ): Promise<DispatchResult> {
     const task = this.get(id);
     if (!task) return Promise.resolve({ ok: false, reason: "unknown-task", name: id });
     return this.dispatch({
+      ...(sourceMessageId ? { sourceMessageId } : {}),
       prompt: task.prompt,
       ...(task.target ? { target: task.target } : {}),
       requestedBy,

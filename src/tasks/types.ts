@@ -47,6 +47,12 @@ export interface Task {
   envelopeId: string;
   /** Agent-dispatched: the envelope that asked for it (a redelivered line is the same task). */
   sourceEnvelopeId?: string;
+  /**
+   * Person-dispatched: the chat message (`/run`) or button press that asked for it. Handled
+   * again (a replica taking over the task layer re-reads what its predecessor had not
+   * finished), it is the same task.
+   */
+  sourceMessageId?: string;
   /** How many times Retry made a task from this one's prompt (on the new task: which one it retries). */
   retryOf?: string;
   /** ms since the epoch. */

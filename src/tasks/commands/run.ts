@@ -22,6 +22,7 @@ export const run: Command = {
       ...(target ? { target } : {}),
       requestedBy: { kind: "user", openId: ctx.sender.openId },
       place: { chatId: message.chatId, replyTo: message.messageId },
+      sourceMessageId: message.messageId,
       locale: ctx.locale,
     });
     // The card (a reply to this message) says the rest.
