@@ -483,3 +483,55 @@ describe.skipIf(!replay)("the image's stages, replayed in temp folders", () => {
     4 * STEP_TIMEOUT_MS,
   );
 });
+
+describe("compose.replicas.yaml", () => {
+  interface ReplicaCompose {
+    services: Record<string, ComposeService & { image?: string; command?: string[]; hostname?: string }>;
+    volumes?: Record<string, unknown>;
+  }
+  // yaml.load resolves the `<<: *replica` merge key, as Compose does.
+  const file = () => yaml.load(read("compose.replicas.yaml")) as ReplicaCompose;
+  const replicas = () => Object.entries(file().services).filter(([, s]) => s.build !== undefined);
+
+  it("runs Redis with its append-only file, the password from .env and never in the file", () => {
+    const redis = file().services.redis!;
+    const command = (redis.command ?? []).join(" ");
+    expect(command).toContain("--appendonly yes");
+    expect(command).toContain('--requirepass "$$REDIS_PASSWORD"');
+    expect([redis.env_file ?? []].flat()).toContain(".env");
+    expect(read("compose.replicas.yaml")).not.toMatch(/requirepass [^"$]/);
+  });
+
+  it("runs two replicas of this image, each with its own state volume and host name, secrets from .env", () => {
+    const list = replicas();
+    expect(list.length).toBeGreaterThanOrEqual(2);
+    const states = list.map(
+      ([, s]) => (s.volumes ?? []).map(parseVolume).find((m) => m.target === "/state")!.source,
+    );
+    expect(new Set(states).size).toBe(list.length);
+    for (const state of states) expect(Object.keys(file().volumes ?? {})).toContain(state);
+    expect(new Set(list.map(([, s]) => s.hostname)).size).toBe(list.length);
+    for (const [, service] of list) {
+      const built = service.build;
+      expect(typeof built === "string" ? built : built?.context).toBe(".");
+      expect([service.env_file ?? []].flat()).toContain(".env");
+      const names = Object.keys(service.environment ?? {});
+      for (const name of names) expect(name).not.toMatch(/SECRET|TOKEN|PASSWORD|KEY|REDIS_URL/i);
+      expect(durationMs(service.stop_grace_period ?? "10s")).toBeGreaterThan(10_000);
+    }
+  });
+
+  it("its config line parses as the Redis store", () => {
+    const line = /state: (\{ dir: "\/state", store: "redis".*\})$/m.exec(read("compose.replicas.yaml"))?.[1];
+    expect(line).toBeDefined();
+    const { config } = parseConfigText(`{ mailbox: { root: "/mnt/openclaw-shared" }, state: ${line} }`, {
+      env: { CLAWBRIDGE_REDIS_URL: "redis://:example@redis:6379/0" },
+      baseDir: "/config",
+      sourceName: "compose.replicas.yaml",
+    });
+    expect(config.state).toMatchObject({
+      store: "redis",
+      redis: { keyPrefix: "clawbridge:", leaseMs: 3000 },
+    });
+  });
+});
