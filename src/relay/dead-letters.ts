@@ -174,8 +174,13 @@ export function deadLetterReason(error: unknown): DeadLetterReason {
 
 /** The dead letters as the file holds them now, for readers that are not the bridge (the CLI). */
 export async function readDeadLetters(stateDir: string): Promise<DeadLetter[]> {
+  return deadLettersOf(await readJournalLines(path.join(stateDir, DEAD_LETTERS_FILE)));
+}
+
+/** The dead letters a journal's record lines say (the Redis store keeps the same lines in a list). */
+export function deadLettersOf(lines: readonly string[]): DeadLetter[] {
   const letters = new Map<string, DeadLetter>();
-  for (const line of await readJournalLines(path.join(stateDir, DEAD_LETTERS_FILE))) {
+  for (const line of lines) {
     const record = parseRecord(line);
     if (record) applyRecord(letters, record);
   }

@@ -20,6 +20,7 @@ export type { EffectOutcome, EffectRoute, RelayMetricsPort } from "./relay-metri
 export { createRelay, type RelayConfig } from "./create-relay.js";
 export {
   readDeadLetters,
+  deadLettersOf,
   requestRetry,
   DEAD_LETTERS_FILE,
   RETRY_REQUESTS_DIR,

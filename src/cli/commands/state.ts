@@ -12,7 +12,14 @@ import {
   type StateLock,
 } from "../../core/index.js";
 import { FileQuarantine, mailboxLayout, nodeOfInboxFile } from "../../mailbox/index.js";
-import { DEAD_LETTERS_FILE, readDeadLetters, requestRetry, type DeadLetter } from "../../relay/index.js";
+import { RedisStore } from "../../cluster/index.js";
+import {
+  DEAD_LETTERS_FILE,
+  deadLettersOf,
+  readDeadLetters,
+  requestRetry,
+  type DeadLetter,
+} from "../../relay/index.js";
 import { readTasks, TASKS_FILE } from "../../tasks/index.js";
 import type { CliContext } from "../context.js";
 import { runningBridge } from "../doctor/index.js";
@@ -23,13 +30,16 @@ export interface StateOptions {
   json?: boolean;
 }
 
+/** How long the state commands wait for Redis (the Redis store) before giving up. */
+const REDIS_WAIT_MS = 3_000;
+
 /** How long `state retry` waits for a running bridge to carry the request out. */
 const RETRY_WAIT_MS = 10_000;
 
 /** `clawbridge state dead-letters [--json]`: what could never be delivered, and why. */
 export async function deadLettersCommand(ctx: CliContext, options: StateOptions): Promise<number> {
   const dir = stateDir(ctx, options);
-  const letters = await readDeadLetters(dir);
+  const letters = await deadLetters(ctx, options, dir);
   if (options.json) {
     for (const letter of letters) ctx.out(JSON.stringify(summary(letter, ctx)));
     return 0;
@@ -63,7 +73,7 @@ export async function deadLettersCommand(ctx: CliContext, options: StateOptions)
  */
 export async function retryCommand(ctx: CliContext, id: string, options: StateOptions): Promise<number> {
   const dir = stateDir(ctx, options);
-  const letter = await findLetter(ctx, dir, id);
+  const letter = await findLetter(ctx, dir, id, await deadLetters(ctx, options, dir));
   const file = await requestRetry(dir, {
     target: letter.target,
     id: letter.id,
@@ -99,8 +109,33 @@ function stateFolder(ctx: CliContext, options: StateOptions): { dir: string; loa
   return { dir: path.resolve(ctx.cwd, loaded?.config.state.dir ?? ".clawbridge"), loaded };
 }
 
-async function findLetter(ctx: CliContext, dir: string, given: string): Promise<DeadLetter> {
-  const letters = await readDeadLetters(dir);
+/**
+ * The dead letters: in the state folder, or with the Redis store in Redis, where every
+ * replica records them (a retry request still goes to this replica's state folder: its
+ * bridge puts the item back into the shared outbox).
+ */
+async function deadLetters(ctx: CliContext, options: StateOptions, dir: string): Promise<DeadLetter[]> {
+  const redis = options.config ? stateFolder(ctx, options).loaded?.config.state : undefined;
+  if (redis?.store !== "redis" || !redis.redis) return readDeadLetters(dir);
+  const store = new RedisStore({
+    url: redis.redis.url,
+    keyPrefix: redis.redis.keyPrefix,
+    name: "clawbridge:cli",
+  });
+  try {
+    await store.ready(REDIS_WAIT_MS);
+    return deadLettersOf(await store.client.lrange(store.key("journal", "dead-letters"), 0, -1));
+  } finally {
+    await store.close();
+  }
+}
+
+async function findLetter(
+  ctx: CliContext,
+  dir: string,
+  given: string,
+  letters: readonly DeadLetter[],
+): Promise<DeadLetter> {
   const slash = given.indexOf("/");
   const byId = letters.filter((l) => l.id === given);
   const matches =

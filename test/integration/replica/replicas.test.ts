@@ -140,3 +140,45 @@ describe.skipIf(skip)("clawbridge doctor with the Redis store", () => {
     expect(down.code).toBe(1);
   });
 });
+
+describe.skipIf(skip)("clawbridge state dead-letters with the Redis store", () => {
+  it("lists the dead letters every replica recorded in Redis", async () => {
+    const redis = await startRedis();
+    const world = await bridgeWorld();
+    const file = replicaConfig(world, "r1");
+    const env = { LANG: "en_US.UTF-8", ...world.env, CLAWBRIDGE_REDIS_URL: redis.url };
+    const { Redis } = await import("ioredis");
+    const client = new Redis(redis.url);
+    try {
+      const letter = {
+        op: "dead",
+        id: "01JDEADLETTER000000000000001",
+        target: "ai-pc",
+        item: {
+          id: "01JDEADLETTER000000000000001",
+          payload: { kind: "deliver" },
+          enqueuedAt: 1,
+          attempts: 3,
+        },
+        seq: 7,
+        failures: 3,
+        reason: {
+          code: "CB_GATEWAY_REQUEST_FAILED",
+          origin: "gateway",
+          message: { en: "refused", "zh-CN": "被拒绝" },
+        },
+        at: Date.now(),
+      };
+      await client.rpush("clawbridge:journal:dead-letters", JSON.stringify(letter));
+      const result = await runCli(["state", "dead-letters", "--config", file, "--json"], { env });
+      expect(result.code).toBe(0);
+      const listed = result.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { id: string; target: string });
+      expect(listed).toEqual([expect.objectContaining({ id: letter.id, target: "ai-pc" })]);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
