@@ -6,6 +6,8 @@ import type {
   AttachRunRequest,
   GatewayClient,
   GatewayHealth,
+  ObservedEvent,
+  ObserveFilter,
   RunAgentRequest,
   RunHandle,
   StateListener,
@@ -21,6 +23,7 @@ import {
   type ReplyEntry,
 } from "./gateway-wire.js";
 import { HealthMirror, remoteError } from "./health-mirror.js";
+import { ObservedSubscriber } from "./observed-stream.js";
 import { ReplyReader } from "./reply-reader.js";
 import { RemoteRun } from "./remote-run.js";
 import { errorText } from "./stream-replies.js";
@@ -82,9 +85,9 @@ interface Call {
  * A run's id is known at once, as with the local client: it is the idempotency key (or the
  * id attached to), which the host hands to its gateway unchanged.
  *
- * `observe()` watches nothing: observation belongs with the link, on the replica that holds
- * it (its relay turns what agents say into chat posts once). Carrying every event of every
- * session to each replica would only let them act on it twice.
+ * Observation belongs with the link, on the replica that holds it (its relay turns what
+ * agents say into chat posts once). `observe()` here is for display (`/watch`): the holder
+ * copies chat events into a stream while someone watches (see observed-stream.ts).
  */
 export class RemoteGatewayClient implements GatewayClient {
   readonly node: string;
@@ -96,6 +99,7 @@ export class RemoteGatewayClient implements GatewayClient {
   private readonly keys: GatewayKeys;
   private readonly mirror: HealthMirror;
   private readonly reader: ReplyReader;
+  private readonly observed: ObservedSubscriber;
   private readonly runs = new Map<string, RemoteRun>();
   private readonly calls = new Set<Call>();
 
@@ -119,6 +123,7 @@ export class RemoteGatewayClient implements GatewayClient {
       log: this.log,
     });
     this.reader = new ReplyReader(options.store, `gateway-remote:${options.node}`, this.log);
+    this.observed = new ObservedSubscriber({ store: options.store, node: options.node, logger: this.log });
   }
 
   // ── health ───────────────────────────────────────────────────────────────
@@ -136,7 +141,7 @@ export class RemoteGatewayClient implements GatewayClient {
     for (const call of [...this.calls]) call.fail(remoteError(this.node, "CB_GATEWAY_CLOSED", "stopped"));
     this.reader.close();
     this.mirror.stop();
-    return Promise.resolve();
+    return this.observed.close();
   }
 
   health(): GatewayHealth {
@@ -157,8 +162,12 @@ export class RemoteGatewayClient implements GatewayClient {
     return this.mirror.ready(timeoutMs);
   }
 
-  observe(): () => void {
-    return () => undefined;
+  /**
+   * What the node's agent says, as the replica holding its link copies it (display only:
+   * `/watch`). The relay never observes through here — it routes from the link itself.
+   */
+  observe(listener: (event: ObservedEvent) => void, filter?: ObserveFilter): () => void {
+    return this.observed.observe(listener, filter);
   }
 
   // ── requests ─────────────────────────────────────────────────────────────

@@ -7,6 +7,7 @@ import { countingQuarantine, type Metrics } from "../ops/index.js";
 import { CHAT_TARGET, MAILBOX_TARGET, type Relay } from "../relay/index.js";
 import { concernsTasks, type Tasks } from "../tasks/index.js";
 import { GatewayHost } from "./gateway-host.js";
+import { ObservedPublisher } from "./observed-stream.js";
 import { CHAT_ROLE, FOLDER_ROLE, TASKS_ROLE, type RolePart } from "./replica-roles.js";
 import type { SharedState } from "./shared-state.js";
 
@@ -138,6 +139,7 @@ function nodePart(options: RolePartsOptions, node: string): RolePart {
   const deliveries = claimPart(options, node);
   let client: WsGatewayClient | undefined;
   let host: GatewayHost | undefined;
+  let published: ObservedPublisher | undefined;
   return {
     start: async (fence) => {
       client = new WsGatewayClient({
@@ -165,10 +167,15 @@ function nodePart(options: RolePartsOptions, node: string): RolePart {
         clock,
       });
       await host.start();
+      // What its agent says, for /watch on the replica running the task layer.
+      published = new ObservedPublisher({ store: shared.store, node, gateway: client, logger });
+      published.start();
       await deliveries.start(fence);
     },
     stop: async (reason: ReleaseReason) => {
       await deliveries.stop(reason);
+      published?.stop();
+      published = undefined;
       await host?.stop();
       host = undefined;
       relay.detachGateway(node);
