@@ -6,6 +6,7 @@ import { outboundBenchmarks } from "./feishu/outbound.js";
 import { webhookBenchmarks } from "./feishu/webhook.js";
 import { wsBenchmarks } from "./feishu/ws.js";
 import { gatewayBenchmarks } from "./gateway/gateway.js";
+import { haBenchmarks } from "./ha/ha.js";
 import { appendBenchmarks } from "./mailbox/append.js";
 import { ingestBenchmarks } from "./mailbox/ingest.js";
 import { notifyBenchmarks } from "./mailbox/notify.js";
@@ -30,6 +31,7 @@ const suites: { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: "demo", run: demoBenchmarks },
   { name: "ops", run: scrapeBenchmarks },
   { name: "soak", run: () => soakBenchmarks(soakLength) },
+  { name: "ha", run: haBenchmarks },
 ];
 
 const args = process.argv.slice(2);

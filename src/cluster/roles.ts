@@ -56,6 +56,12 @@ export class RoleManager {
   private readonly leases = new Map<string, Lease>();
   /** The roles the app was told it has (onAcquire), with their fences. */
   private readonly held = new Map<string, Fence>();
+  /**
+   * Roles the app is still stopping (onRelease under way): not taken again until it is done,
+   * or the new term would start while the old one still runs (a lease lost by the local
+   * clock is often still ours in Redis, so the very next round could take it back).
+   */
+  private readonly releasing = new Set<string>();
   private readonly listeners = new Set<RolesListener>();
   private timer: TimerHandle | undefined;
   private running: Promise<void> | undefined;
@@ -196,7 +202,9 @@ export class RoleManager {
     }
 
     // Take what is now ours; a lease still held by the previous owner fails until it lets go.
-    const wanted = [...owners].filter(([role, owner]) => owner === this.replicaId && !this.held.has(role));
+    const wanted = [...owners].filter(
+      ([role, owner]) => owner === this.replicaId && !this.held.has(role) && !this.releasing.has(role),
+    );
     const acquired = await Promise.all(
       wanted.map(async ([role]) => ({ role, fence: await this.lease(role).tryAcquire() })),
     );
@@ -239,7 +247,7 @@ export class RoleManager {
     this.held.delete(role);
     this.log.warn({ role, fencingToken: fence.token, why }, "role lost");
     this.emit();
-    await this.callback(() => this.options.onRelease(role, "lost"), role, "lost");
+    await this.releasingWhile(role, () => this.options.onRelease(role, "lost"), "lost");
     // If Redis still has it as ours, free it for the next owner. Not awaited: with Redis
     // away this waits until it is back, and the value names only our own, old lease.
     this.lease(role)
@@ -252,7 +260,7 @@ export class RoleManager {
     this.held.delete(role);
     this.emit();
     // The app stops first; only then may the next owner start.
-    await this.callback(() => this.options.onRelease(role, "rebalance"), role, "rebalance");
+    await this.releasingWhile(role, () => this.options.onRelease(role, "rebalance"), "rebalance");
     await this.lease(role).release();
     this.log.info({ role, fencingToken: fence.token, reason: "rebalance", to: to ?? null }, "role released");
   }
@@ -270,6 +278,16 @@ export class RoleManager {
       this.leases.set(role, lease);
     }
     return lease;
+  }
+
+  /** Runs the app's onRelease with the role marked as being released. */
+  private async releasingWhile(role: string, run: () => Promise<void>, what: string): Promise<boolean> {
+    this.releasing.add(role);
+    try {
+      return await this.callback(run, role, what);
+    } finally {
+      this.releasing.delete(role);
+    }
   }
 
   /** Runs an app callback; its failure is logged, not thrown (the roles must stay consistent). */

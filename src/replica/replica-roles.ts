@@ -49,6 +49,11 @@ export interface ReplicaRolesOptions {
  */
 export class ReplicaRoles {
   private readonly manager: RoleManager;
+  /**
+   * The part started for each held role: `options.part` builds a new one per call, and only
+   * the one that was started knows what to stop (its gateway client, host, tailer, timers).
+   */
+  private readonly parts = new Map<string, RolePart>();
 
   constructor(private readonly options: ReplicaRolesOptions) {
     this.manager = new RoleManager({
@@ -63,12 +68,16 @@ export class ReplicaRoles {
       ...(options.clock ? { clock: options.clock } : {}),
       logger: options.logger,
       onAcquire: async (role, fence) => {
-        await options.part(role).start(fence);
+        const part = options.part(role);
+        this.parts.set(role, part);
+        await part.start(fence);
         options.onChange?.(role, "acquired");
       },
       onRelease: async (role, reason) => {
+        const part = this.parts.get(role);
+        this.parts.delete(role);
         try {
-          await options.part(role).stop(reason);
+          await part?.stop(reason);
         } finally {
           options.onChange?.(role, reason);
         }
