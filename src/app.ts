@@ -44,11 +44,13 @@ import {
 } from "./ops/index.js";
 import { createRelay, type Relay } from "./relay/index.js";
 import {
+  FencedMailbox,
   openSharedState,
   RemoteGatewayClient,
   ReplicaRoles,
   rolePart,
   CHAT_ROLE,
+  FOLDER_ROLE,
   type SharedState,
 } from "./replica/index.js";
 import { createTasks, type Tasks, type TasksPorts } from "./tasks/index.js";
@@ -241,8 +243,10 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       });
       await feishu.identify();
     }
+    // Among replicas the relay appends to the inboxes only while it holds "folder" (see FencedMailbox).
+    let roles: ReplicaRoles | undefined;
     const relay = createRelay(config, {
-      mailbox,
+      mailbox: shared ? new FencedMailbox(mailbox, () => roles?.holds(FOLDER_ROLE), FOLDER_ROLE) : mailbox,
       // Among replicas the relay holds no gateway until it takes a node's role.
       gateways: shared ? new Map() : gateways,
       chat: feishu?.outbound,
@@ -327,7 +331,6 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
     watchTasks(metrics, taskStats);
     if (feishu) watchFeishu(metrics, feishu);
     // Among replicas a node's gateway is seen alike by all: the "chat" holder says it.
-    let roles: ReplicaRoles | undefined;
     const saysSharedViews = () => !shared || roles?.holds(CHAT_ROLE) !== undefined;
     const checks: HealthCheck[] = [
       sharedFolderCheck(mailbox.layout.root, mailbox.layout.statusDir, config.mailbox.self),

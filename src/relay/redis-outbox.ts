@@ -70,6 +70,9 @@ interface ConsumeRun {
   drops: number;
   wakers: Set<() => void>;
   loop: Promise<void>;
+  /** Rejects once consuming stops; every command on `connection` races it (see `command`). */
+  halted: Promise<never>;
+  halt: () => void;
 }
 
 const GROUP = "bridge";
@@ -255,6 +258,11 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     const connection = this.store.duplicate(connectionName(`outbox:${this.target}:${this.consumer}`));
     let tookOver!: () => void;
     const ready = new Promise<void>((resolve) => (tookOver = resolve));
+    let halt!: () => void;
+    const halted = new Promise<never>((_, reject) => {
+      halt = () => reject(new Error(`outbox ${this.target}: consuming stopped`));
+    });
+    halted.catch(() => undefined);
     const run: ConsumeRun = {
       fence,
       onItems,
@@ -266,6 +274,8 @@ export class RedisOutbox<T> implements OutboxStore<T> {
       drops: 0,
       wakers: new Set(),
       loop: Promise.resolve(),
+      halted,
+      halt,
     };
     connection.on("close", () => run.drops++);
     this.run = run;
@@ -279,6 +289,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     if (!run) return;
     this.run = undefined;
     run.stopped = true;
+    run.halt();
     for (const wake of run.wakers) wake();
     // A blocked read would hold the loop up to BLOCK_MS; entries it took stay pending in the group.
     run.connection.disconnect();
@@ -322,6 +333,10 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private async finish(run: ConsumeRun, entry: Entry<T>): Promise<void> {
     const { id } = entry.item;
     const { stream, ids, done } = this.keys;
+    // Out of its lane while its acknowledgement is on the way: each item of a batch is done
+    // by a script of its own, and a lane must not show the batch's rest as its new head
+    // (the relay would write a batched append again).
+    this.view.hide(id);
     let reply: unknown;
     try {
       reply = await runScript(
@@ -331,6 +346,11 @@ export class RedisOutbox<T> implements OutboxStore<T> {
         [run.fence.value, GROUP, entry.entryId, id, entry.seq, this.rememberDone],
       );
     } catch (error) {
+      // Back in its lane, its effect maybe done: whoever tries it again looks first.
+      if (this.view.items.get(id) === entry) {
+        this.view.show(id);
+        entry.item.redelivered = true;
+      }
       if (!isFencedError(error)) throw error;
       throw new Error(
         `FENCED outbox ${this.target}: item ${id} was not marked done — the target's lease is held by ` +
@@ -477,7 +497,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private async createGroup(run: ConsumeRun): Promise<void> {
     try {
       // At "0", not "$": items put before any replica consumed are delivered too.
-      await run.connection.call("XGROUP", "CREATE", this.keys.stream, GROUP, "0", "MKSTREAM");
+      await this.command(run, "XGROUP", "CREATE", this.keys.stream, GROUP, "0", "MKSTREAM");
     } catch (error) {
       if (!errorText(error).startsWith("BUSYGROUP")) throw error;
     }
@@ -516,7 +536,9 @@ export class RedisOutbox<T> implements OutboxStore<T> {
         );
         break;
       }
-      await this.pause(run, this.claimIdleMs / 2);
+      // Claimed some: look again at once (usually nobody holds any now). Only entries not yet
+      // idle are worth waiting for: waiting here holds back every delivery after a failover.
+      if (claimed === 0) await this.pause(run, this.claimIdleMs / 2);
     }
     // A claim whose reply a dropped connection lost made its entries ours all the same.
     if (run.drops !== drops) await this.readOwn(run);
@@ -537,7 +559,8 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private async readOwn(run: ConsumeRun): Promise<void> {
     let after = "0";
     for (let page = 0; page < this.maxPages() && !run.stopped; page++) {
-      const reply = await run.connection.call(
+      const reply = await this.command(
+        run,
         "XREADGROUP",
         ...["GROUP", GROUP, this.consumer, "COUNT", BATCH, "STREAMS", this.keys.stream, after],
       );
@@ -561,7 +584,8 @@ export class RedisOutbox<T> implements OutboxStore<T> {
       return true;
     }
     const drops = run.drops;
-    const reply = await run.connection.call(
+    const reply = await this.command(
+      run,
       "XREADGROUP",
       ...["GROUP", GROUP, this.consumer, "COUNT", BATCH, "BLOCK", BLOCK_MS, "STREAMS", this.keys.stream, ">"],
     );
@@ -596,7 +620,8 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     let cursor = "0-0";
     let added = 0;
     for (let page = 0; page < this.maxPages() && !run.stopped; page++) {
-      const reply = await run.connection.call(
+      const reply = await this.command(
+        run,
         "XAUTOCLAIM",
         ...[this.keys.stream, GROUP, this.consumer, this.claimIdleMs, cursor, "COUNT", BATCH],
       );
@@ -610,7 +635,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
 
   /** Pending entries per consumer (XPENDING's summary). */
   private async holders(run: ConsumeRun): Promise<Map<string, number>> {
-    const reply = await run.connection.call("XPENDING", this.keys.stream, GROUP);
+    const reply = await this.command(run, "XPENDING", this.keys.stream, GROUP);
     const held = new Map<string, number>();
     const consumers = Array.isArray(reply) ? (reply[3] as unknown) : undefined;
     if (!Array.isArray(consumers)) return held;
@@ -670,6 +695,15 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     }
   }
 
+  /**
+   * A command on the consumer's own connection, given up once consuming stops: ioredis never
+   * settles a command that was out when the connection dropped if the connection is closed
+   * while it reconnects (before it is ready), and the loop would wait for it forever.
+   */
+  private command(run: ConsumeRun, name: string, ...args: (string | number)[]): Promise<unknown> {
+    return Promise.race([run.connection.call(name, ...args), run.halted]);
+  }
+
   /** Waits `ms`, or less when consuming stops. */
   private async pause(run: ConsumeRun, ms: number): Promise<void> {
     if (run.stopped) return;
@@ -697,6 +731,8 @@ export class RedisOutbox<T> implements OutboxStore<T> {
 class LaneView<T> {
   readonly items = new Map<string, Entry<T>>();
   private readonly lanes = new Map<string, Map<string, Entry<T>>>();
+  /** Items being marked done: still claimed, but no longer any lane's head or batch. */
+  private readonly hidden = new Set<string>();
   private lastSeq = 0;
 
   // Typed on `unknown`, as in Outbox, so a RedisOutbox<X> passes for a RedisOutbox<unknown>.
@@ -706,17 +742,27 @@ class LaneView<T> {
     const sorted = [...entries].sort((a, b) => a.seq - b.seq);
     if (sorted.length > 0 && sorted[0]!.seq < this.lastSeq) {
       const all = [...this.items.values(), ...sorted].sort((a, b) => a.seq - b.seq);
-      this.clear();
+      this.items.clear();
+      this.lanes.clear();
       for (const entry of all) this.insert(entry);
       return;
     }
     for (const entry of sorted) this.insert(entry);
   }
 
+  hide(id: string): void {
+    if (this.items.has(id)) this.hidden.add(id);
+  }
+
+  show(id: string): void {
+    this.hidden.delete(id);
+  }
+
   remove(id: string): void {
     const entry = this.items.get(id);
     if (!entry) return;
     this.items.delete(id);
+    this.hidden.delete(id);
     if (!this.laneOf) return;
     const key = this.laneOf(entry.item.payload);
     const lane = this.lanes.get(key);
@@ -727,15 +773,24 @@ class LaneView<T> {
   clear(): void {
     this.items.clear();
     this.lanes.clear();
+    this.hidden.clear();
     this.lastSeq = 0;
   }
 
   *heads(): IterableIterator<OutboxItem<T>> {
     if (!this.laneOf) {
-      for (const entry of this.items.values()) yield entry.item;
+      for (const entry of this.items.values()) if (!this.hidden.has(entry.item.id)) yield entry.item;
       return;
     }
-    const heads = [...this.lanes.values()].map((lane) => lane.values().next().value!);
+    const heads: Entry<T>[] = [];
+    for (const lane of this.lanes.values()) {
+      // The first that is not being marked done (almost always the very first).
+      for (const entry of lane.values()) {
+        if (this.hidden.has(entry.item.id)) continue;
+        heads.push(entry);
+        break;
+      }
+    }
     heads.sort((a, b) => a.seq - b.seq);
     for (const head of heads) yield head.item;
   }
@@ -745,6 +800,7 @@ class LaneView<T> {
     const entries = this.laneOf ? (this.lanes.get(lane)?.values() ?? [].values()) : this.items.values();
     for (const entry of entries) {
       if (items.length >= limit) break;
+      if (this.hidden.has(entry.item.id)) continue;
       if (!this.laneOf || this.laneOf(entry.item.payload) === lane) items.push(entry.item);
     }
     return items;

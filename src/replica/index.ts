@@ -6,6 +6,7 @@
 export { GatewayHost, type GatewayHostOptions } from "./gateway-host.js";
 export { RemoteGatewayClient, type RemoteGatewayClientOptions } from "./remote-gateway.js";
 export { IntakeForwarder, type IntakeItem, type IntakeHandlers } from "./intake-forwarder.js";
+export { FencedMailbox } from "./fenced-mailbox.js";
 export {
   ReplicaRoles,
   nodeRole,

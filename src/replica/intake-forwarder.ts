@@ -114,6 +114,10 @@ export class IntakeForwarder {
       work: async (item) => {
         outbox.attempt(item.id);
         await this.handle(item.payload, handlers);
+        // The task layer answers its own failures (a journal write refused because the role
+        // slipped away) and returns: handled or not, the next holder takes the item again
+        // (every handler is idempotent, as for Feishu's retries) rather than it being lost.
+        if (!fence.held()) throw new Error(`FENCED intake: ${item.id} handled while the tasks role lapsed`);
         await outbox.done(item.id);
       },
       giveUp: async (item, error) => {

@@ -112,7 +112,9 @@ export class ObservedSubscriber {
     const connection = store.duplicate(`observed:${node}`);
     this.connection = connection;
     this.reading = (async () => {
-      let last = "$";
+      // From the moment of subscribing (not "$", which counts from the first read, later):
+      // what was said meanwhile is shown too. A second of history more is harmless here.
+      let last = `${Date.now() - 1_000}-0`;
       while (this.connection === connection) {
         try {
           const reply = await connection.xread("BLOCK", BLOCK_MS, "STREAMS", stream, last);

@@ -46,8 +46,15 @@ export class RequestConsumer {
   private drops = 0;
   private readonly wakers = new Set<() => void>();
   private loop: Promise<void> = Promise.resolve();
+  private halt!: () => void;
+  /** Rejects on stop; every command on the connection races it (see `command`). */
+  private readonly halted = new Promise<never>((_, reject) => {
+    this.halt = () => reject(new Error("gateway requests: reading stopped"));
+  });
 
-  constructor(private readonly options: RequestConsumerOptions) {}
+  constructor(private readonly options: RequestConsumerOptions) {
+    this.halted.catch(() => undefined);
+  }
 
   start(): void {
     if (this.connection || this.stopped) return;
@@ -60,6 +67,7 @@ export class RequestConsumer {
   /** Stops reading; what was taken and not answered stays pending for the next owner. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halt();
     for (const wake of this.wakers) wake();
     this.connection?.disconnect();
     await this.loop;
@@ -113,7 +121,7 @@ export class RequestConsumer {
   private async createGroup(connection: Redis): Promise<void> {
     try {
       // At "0": requests made before any host existed are served too.
-      await connection.call("XGROUP", "CREATE", this.options.stream, HOSTS_GROUP, "0", "MKSTREAM");
+      await this.command(connection, "XGROUP", "CREATE", this.options.stream, HOSTS_GROUP, "0", "MKSTREAM");
     } catch (error) {
       if (!errorText(error).startsWith("BUSYGROUP")) throw error;
     }
@@ -123,7 +131,8 @@ export class RequestConsumer {
   private async readOwn(connection: Redis): Promise<void> {
     let after = "0";
     for (let page = 0; page < MAX_PAGES && !this.stopped; page++) {
-      const reply = await connection.call(
+      const reply = await this.command(
+        connection,
         "XREADGROUP",
         ...[
           "GROUP",
@@ -148,7 +157,8 @@ export class RequestConsumer {
     const { stream, consumer, claimIdleMs } = this.options;
     let cursor = "0-0";
     for (let page = 0; page < MAX_PAGES && !this.stopped; page++) {
-      const reply = await connection.call(
+      const reply = await this.command(
+        connection,
         "XAUTOCLAIM",
         ...[stream, HOSTS_GROUP, consumer, Math.round(claimIdleMs), cursor, "COUNT", BATCH],
       );
@@ -169,7 +179,8 @@ export class RequestConsumer {
    */
   private async readNew(connection: Redis, blockMs: number): Promise<boolean> {
     const drops = this.drops;
-    const reply = await connection.call(
+    const reply = await this.command(
+      connection,
       "XREADGROUP",
       ...["GROUP", HOSTS_GROUP, this.options.consumer, "COUNT", BATCH, "BLOCK", Math.round(blockMs)],
       ...["STREAMS", this.options.stream, ">"],
@@ -178,6 +189,15 @@ export class RequestConsumer {
     const entries = parseStreamsReply(reply).get(this.options.stream) ?? [];
     if (entries.length > 0) this.options.deliver(entries);
     return true;
+  }
+
+  /**
+   * A command on the consumer's connection, given up on stop: ioredis never settles a command
+   * that was out when the connection dropped if the connection is closed while it reconnects
+   * (before it is ready), and the loop would wait for it forever.
+   */
+  private command(connection: Redis, name: string, ...args: (string | number)[]): Promise<unknown> {
+    return Promise.race([connection.call(name, ...args), this.halted]);
   }
 
   /** Waits `ms`, or less when stopping. */

@@ -2,7 +2,8 @@
 //
 // Runs `startBridge` on the config (secrets from the environment, as `clawbridge start`
 // does), appends its JSON log to <log file> (written synchronously: a SIGKILL loses no
-// line already logged), prints `ready <url>` once the bridge is up, and runs until killed.
+// line already logged), prints `ready <url>` once the bridge is up (on the Redis store,
+// `replica <id>` just before it), and runs until killed.
 // SIGTERM stops it gracefully (exit 0). Flags:
 //   --replay           deliver what the inboxes already hold (`clawbridge start --replay`)
 //   --relax-outbound   lift the Feishu outbound queue's pacing (5/s per chat, 50/s per app)
@@ -44,6 +45,7 @@ const bridge = await startBridge(loaded, {
     process.exit(2);
   },
 });
+if (bridge.replica) process.stdout.write(`replica ${bridge.replica.id}\n`);
 process.stdout.write(`ready ${bridge.url}\n`);
 
 process.once("SIGTERM", () => {
