@@ -82,6 +82,7 @@ export async function appendUnderLockFile(
   file: string,
   text: string,
   options: AcquireLockOptions,
+  unlessIds?: string[],
 ): Promise<{ ok: true } | { ok: false; seen: SeenLock | undefined }> {
   const clock = options.clock ?? systemClock;
   const lockFile = `${file}.lock`;
@@ -89,7 +90,14 @@ export async function appendUnderLockFile(
   return heldLocks.serialize(lockFile, async () => {
     const body = serializeLockRecord(newLockRecord(options.identity, clock));
     const outcome = await takeWith(lockFile, options, clock, async () => {
-      const reply = await lockIo.request({ op: "append", lockFile, body, file, text });
+      const reply = await lockIo.request({
+        op: "append",
+        lockFile,
+        body,
+        file,
+        text,
+        ...(unlessIds ? { unlessIds } : {}),
+      });
       return reply.created ? { taken: true } : { taken: false, found: reply.found };
     });
     return outcome.ok ? { ok: true as const } : outcome;

@@ -14,8 +14,11 @@ export interface RawLock {
 export type LockIoRequest =
   /** Create `file` with `body` (O_EXCL). */
   | { op: "create"; file: string; body: string }
-  /** Create `lockFile`, append `text` whole to `file`, remove `lockFile` — or report the lock found. */
-  | { op: "append"; lockFile: string; body: string; file: string; text: string }
+  /**
+   * Create `lockFile`, append `text` whole to `file`, remove `lockFile` — or report the lock
+   * found. With `unlessIds` (line i's id), lines whose id `file` holds already are left out.
+   */
+  | { op: "append"; lockFile: string; body: string; file: string; text: string; unlessIds?: string[] }
   /** Remove `file` if it holds exactly `judged`, under the O_EXCL guard `<file>.takeover`. */
   | { op: "removeIfStill"; file: string; judged: string; guardBody: string }
   /** Remove `file` (only if it holds `onlyIf`, when given). */

@@ -5,6 +5,7 @@
 // reported at once, so a held lock on one file never delays work on another.
 import fs from "node:fs";
 import { parentPort } from "node:worker_threads";
+import { AppendedIds } from "./appended-ids.js";
 import type {
   LockIoAnswer,
   LockIoEnvelope,
@@ -55,12 +56,22 @@ function readRaw(file: string): RawLock | undefined {
   }
 }
 
-// A newline first when the file does not end with one: a writer that died mid-line leaves a
+const appendedIds = new AppendedIds();
+
+// Lines whose id (`unlessIds[i]` for line i) the file holds already are left out, decided
+// under the lock. A newline first when the file does not end with one: a writer that died mid-line leaves a
 // fragment that becomes a line of its own (quarantined by readers) instead of swallowing ours.
-function appendWhole(file: string, text: string): void {
+function appendWhole(file: string, text: string, unlessIds?: string[]): void {
   const fd = fs.openSync(file, "a+");
   try {
     const { size } = fs.fstatSync(fd);
+    if (unlessIds && size > 0) {
+      const present = appendedIds.idsOf(file, fd, size);
+      const lines = text.split("\n");
+      const kept = lines.filter((_, i) => unlessIds[i] === undefined || !present.has(unlessIds[i]));
+      if (kept.length === 0) return;
+      text = kept.join("\n");
+    }
     let prefix = "";
     if (size > 0) {
       const last = Buffer.alloc(1);
@@ -95,7 +106,7 @@ function serve(request: LockIoRequest): LockIoReply {
         return { ok: true, created: false, found: readRaw(request.lockFile) };
       }
       try {
-        appendWhole(request.file, request.text);
+        appendWhole(request.file, request.text, request.unlessIds);
       } finally {
         fs.rmSync(request.lockFile, { force: true });
       }

@@ -8,7 +8,12 @@ import { mailboxMessages as t } from "./messages.js";
  * not end with a newline (a writer died mid-line), a newline goes first, so the fragment
  * becomes a line of its own that readers quarantine, and ours stay intact.
  */
-export async function appendLines(file: string, lines: readonly string[], lock: LockOptions): Promise<void> {
+export async function appendLines(
+  file: string,
+  lines: readonly string[],
+  lock: LockOptions,
+  unlessIds?: string[],
+): Promise<void> {
   if (lines.length === 0) return;
   for (const line of lines) {
     if (line.includes("\n") || line.includes("\r"))
@@ -17,5 +22,5 @@ export async function appendLines(file: string, lines: readonly string[], lock: 
       });
   }
   await assertNotLink(file);
-  await appendUnderLock(file, lines.join("\n"), lock);
+  await appendUnderLock(file, lines.join("\n"), lock, unlessIds);
 }

@@ -47,8 +47,13 @@ export function withFileLock<T>(file: string, options: LockOptions, fn: () => Pr
  * file does not end with one: a writer that died mid-line leaves a fragment that becomes a
  * line of its own (quarantined by readers) instead of swallowing ours.
  */
-export async function appendUnderLock(file: string, text: string, options: LockOptions): Promise<void> {
-  const result = await appendUnderLockFile(file, text, lockOptions(options, `${file}.lock`)).catch(
+export async function appendUnderLock(
+  file: string,
+  text: string,
+  options: LockOptions,
+  unlessIds?: string[],
+): Promise<void> {
+  const result = await appendUnderLockFile(file, text, lockOptions(options, `${file}.lock`), unlessIds).catch(
     (error: unknown) => {
       throw isClawbridgeError(error) ? error : ioError(file, error);
     },

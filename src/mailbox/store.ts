@@ -110,14 +110,19 @@ export class FsMailboxStore implements MailboxStore {
     const envelopes = inputs.map((input) => this.complete(input));
     if (envelopes.length === 0) return [];
     await this.ensureLayout();
-    const byInbox = new Map<string, string[]>();
+    const byInbox = new Map<string, { lines: string[]; ids: string[] }>();
     for (const envelope of envelopes) {
-      const lines = byInbox.get(envelope.to) ?? [];
-      lines.push(JSON.stringify(envelope));
-      byInbox.set(envelope.to, lines);
+      let inbox = byInbox.get(envelope.to);
+      if (!inbox) byInbox.set(envelope.to, (inbox = { lines: [], ids: [] }));
+      inbox.lines.push(JSON.stringify(envelope));
+      inbox.ids.push(envelope.id);
     }
+    // Each line's id goes along: one the inbox holds already (written by a writer that also
+    // believed it owned this append) is left out under the inbox's lock.
     await Promise.all(
-      [...byInbox].map(([node, lines]) => appendLines(inboxPath(this.layout, node), lines, this.lock)),
+      [...byInbox].map(([node, { lines, ids }]) =>
+        appendLines(inboxPath(this.layout, node), lines, this.lock, ids),
+      ),
     );
     this.log.debug({ count: envelopes.length, inboxes: byInbox.size }, "envelopes appended");
     return envelopes;

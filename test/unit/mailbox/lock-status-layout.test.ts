@@ -99,6 +99,34 @@ describe("file lock", () => {
     await appendLines(file, ['{"whole":1}', '{"whole":2}'], { staleMs: 10_000 });
     expect(await fs.readFile(file, "utf8")).toBe('{"half\n{"whole":1}\n{"whole":2}\n');
   });
+
+  it("leaves out, under the lock, lines whose id the file holds already", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "to-b.jsonl");
+    const lock = { staleMs: 10_000 };
+    // Written by someone else (an agent, another replica) since this process last looked.
+    writeFileSync(file, '{"id":"a","n":1}\nnot json\n{"nested":{"id":"c"}}\n');
+    await appendLines(file, ['{"id":"a","n":2}', '{"id":"b","n":1}'], lock, ["a", "b"]);
+    // Appended behind the index's back, then a retry of the same batch plus one new line.
+    await fs.appendFile(file, '{"id":"d","n":1}\n');
+    await appendLines(file, ['{"id":"b","n":2}', '{"id":"c","n":1}', '{"id":"d","n":2}'], lock, [
+      "b",
+      "c",
+      "d",
+    ]);
+    // Without ids nothing is checked.
+    await appendLines(file, ['{"id":"a","n":3}'], lock);
+    expect((await fs.readFile(file, "utf8")).split("\n")).toEqual([
+      '{"id":"a","n":1}',
+      "not json",
+      '{"nested":{"id":"c"}}',
+      '{"id":"b","n":1}',
+      '{"id":"d","n":1}',
+      '{"id":"c","n":1}',
+      '{"id":"a","n":3}',
+      "",
+    ]);
+  });
 });
 
 describe("node names and paths", () => {
