@@ -43,6 +43,7 @@ const taskSchema = z.looseObject({
   retryOf: z.string().optional(),
   createdAt: z.number(),
   startedAt: z.number().optional(),
+  runAccepted: z.boolean().optional(),
   endedAt: z.number().optional(),
   output: z.string(),
   reason: z.string().optional(),

@@ -14,6 +14,7 @@ import {
   type Logger,
   type TimerHandle,
 } from "../core/index.js";
+import { isFencedError } from "../cluster/index.js";
 import type { GatewayClient, RunHandle, RunResult } from "../gateway/index.js";
 import type { Lease, NodePool } from "../nodes/index.js";
 import { taskSessionKey, type RelayAction } from "../relay/index.js";
@@ -23,6 +24,10 @@ import { checkTarget, pickNode } from "./task-placement.js";
 import { promptFor, requesterLabel, requesterAddress, taskResultActions } from "./task-results.js";
 import type { TaskJournal } from "./task-journal.js";
 import { isFinalState, type Task, type TaskPlace, type TaskRequester, type TaskState } from "./types.js";
+
+/** Cards of tasks that ended this recently are shown in their final state again at start. */
+const RESHOW_ENDED_MS = 10 * 60_000;
+const RESHOW_ENDED_MAX = 100;
 
 /** A configured node as tasks need it. */
 export interface TaskNode {
@@ -101,6 +106,8 @@ export class TaskService {
   private readonly live = new Map<string, Live>();
   /** Running tasks' copies with the output streamed so far (not journaled until the end). */
   private readonly streaming = new Map<string, Task>();
+  /** Copies on their way to the journal (it applies a put once written), newest per task. */
+  private readonly saving = new Map<string, Task>();
   private readonly listeners = new Set<Listener>();
   private readonly nodes: Map<string, TaskNode>;
   private queue: string[] = [];
@@ -138,6 +145,19 @@ export class TaskService {
       const current = this.get(task.id)!;
       if (!isFinalState(current.state)) this.options.view?.changed(current, this.position(current.id));
     }
+    // A card's final patch goes out after the task is journaled as ended: a stop in between
+    // (a crash, the tasks role moving to another replica) left it showing "running". The
+    // cards of tasks that ended lately are shown in their final state again (a patch to the
+    // same content changes nothing).
+    const endedSince = this.clock.now() - RESHOW_ENDED_MS;
+    const ended = this.options.journal
+      .all()
+      .filter(
+        (task) => isFinalState(task.state) && task.place?.cardMessageId && (task.endedAt ?? 0) >= endedSince,
+      )
+      .sort((a, b) => b.seq - a.seq)
+      .slice(0, RESHOW_ENDED_MAX);
+    for (const task of ended) this.options.view?.changed(task);
     // A node coming online (or a mailbox node's status file coming alive) can start queued tasks.
     this.offPool = this.options.pool.onChange(() => this.schedule());
     this.schedule();
@@ -155,15 +175,16 @@ export class TaskService {
 
   /** The task as it is now (with the output streamed so far while it runs). */
   get(id: string): Task | undefined {
-    return this.streaming.get(id.toUpperCase()) ?? this.options.journal.get(id);
+    const key = id.toUpperCase();
+    return this.streaming.get(key) ?? this.saving.get(key) ?? this.options.journal.get(id);
   }
 
   /** The task's card was posted: journaled, so a restart patches it instead of sending another. */
   async cardSent(id: string, messageId: string): Promise<void> {
-    const task = this.options.journal.get(id);
+    const task = this.saving.get(id.toUpperCase()) ?? this.options.journal.get(id);
     if (!task?.place || task.place.cardMessageId === messageId) return;
     const place = { ...task.place, cardMessageId: messageId };
-    await this.options.journal.put({ ...task, place });
+    await this.save({ ...task, place });
     const streamed = this.streaming.get(task.id);
     if (streamed) this.streaming.set(task.id, { ...streamed, place });
   }
@@ -459,7 +480,9 @@ export class TaskService {
     const node = task.node ? this.nodes.get(nodeKey(task.node)) : undefined;
     const t = tasksMessages.t(task.locale);
     if (!node) {
-      void this.finish(task.id, "failed", { reason: t("reasonNodeGone", { node: task.node ?? "?" }) });
+      this.background(
+        this.finish(task.id, "failed", { reason: t("reasonNodeGone", { node: task.node ?? "?" }) }),
+      );
       return;
     }
     const live = this.liveOf(task.id);
@@ -468,14 +491,23 @@ export class TaskService {
     if (task.via !== "gateway") return; // a mailbox task waits for its answer line, as before
     const gateway = this.options.gateways.get(node.name);
     if (!gateway) {
-      void this.finish(task.id, "failed", { reason: t("reasonRunLost", { node: node.name }) });
+      this.background(this.finish(task.id, "failed", { reason: t("reasonRunLost", { node: node.name }) }));
       return;
     }
-    const run = gateway.attachRun({
-      runId: task.envelopeId,
-      sessionKey: taskSessionKey(node.agentId, task.id),
-      timeoutMs: this.remaining(task),
-    });
+    const sessionKey = taskSessionKey(node.agentId, task.id);
+    // A run the gateway accepted is awaited (gone from a gateway that restarted, it has failed).
+    // One never accepted may never have reached it (the bridge stopped between journaling the
+    // task as running and sending it): sent again under the same key, which the gateway
+    // answers with the run it has, if it has one — never a second run.
+    const run = task.runAccepted
+      ? gateway.attachRun({ runId: task.envelopeId, sessionKey, timeoutMs: this.remaining(task) })
+      : gateway.runAgent({
+          prompt: promptFor(task),
+          sessionKey,
+          idempotencyKey: task.envelopeId,
+          agentId: node.agentId,
+          timeoutMs: this.remaining(task),
+        });
     this.follow(task, run);
   }
 
@@ -483,6 +515,7 @@ export class TaskService {
     const live = this.liveOf(task.id);
     live.run = run;
     live.unsubscribe = run.onEvent((event) => {
+      if (event.kind === "accepted") return this.accepted(task.id);
       if (event.kind !== "delta") return;
       const current = this.get(task.id);
       if (!current || current.state !== "running") return;
@@ -493,8 +526,19 @@ export class TaskService {
       this.emit(next);
     });
     run.result.then(
-      (result) => void this.settle(task.id, result),
-      (error: unknown) => void this.failed(task.id, error),
+      (result) => this.background(this.settle(task.id, result)),
+      (error: unknown) => this.background(this.failed(task.id, error)),
+    );
+  }
+
+  /** The gateway has the run: journaled, so a restart awaits it instead of sending it again. */
+  private accepted(id: string): void {
+    const current = this.get(id);
+    if (!current || current.state !== "running" || current.runAccepted) return;
+    const next = { ...current, runAccepted: true };
+    if (this.streaming.has(id)) this.streaming.set(id, next);
+    this.save(next).catch((error: unknown) =>
+      this.log.warn({ err: error, task: id }, "could not journal that the gateway accepted the run"),
     );
   }
 
@@ -573,13 +617,35 @@ export class TaskService {
     } catch (error) {
       this.log.error({ err: error, task: id }, "could not queue the task's result");
     }
-    await this.save(task);
+    try {
+      await this.save(task);
+    } catch (error) {
+      // Stopped meanwhile, or the tasks role moved on (the journal's fence refused the write:
+      // this replica was paused past its lease): the task stays open in the journal and its
+      // next owner recovers it. Not thrown: nobody awaits a run's settling.
+      if (!this.stopped && !isFencedError(error)) throw error;
+      this.log.info(
+        { task: id, err: error },
+        "task ended while the task layer stopped; its next owner recovers it",
+      );
+      return undefined;
+    }
     live?.lease?.release();
     this.log.info({ task: id, node: task.node, state, reason: task.reason }, `task ${state}`);
     this.options.view?.changed(task);
     this.emit(task);
     this.schedule();
     return task;
+  }
+
+  /** A task's ending no caller awaits (a run settling, a timer): a failure is logged, not thrown. */
+  private background(ending: Promise<unknown>): void {
+    ending.catch((error: unknown) =>
+      this.log.error(
+        { err: error },
+        "could not end a task; it stays open and is recovered at the next start",
+      ),
+    );
   }
 
   /** The task's deadline: `tasks.timeoutMs` from its creation while queued, from its start while running. */
@@ -590,7 +656,7 @@ export class TaskService {
     live.timer = this.clock.setTimeout(() => {
       const current = this.get(task.id);
       if (!current || isFinalState(current.state)) return;
-      void this.finish(task.id, "timeout", { reason: this.timeoutReason(current) });
+      this.background(this.finish(task.id, "timeout", { reason: this.timeoutReason(current) }));
       void live.run?.abort().catch(() => undefined);
     }, delay);
     live.timer.unref();
@@ -606,10 +672,14 @@ export class TaskService {
    * may have been recorded while this change was being made from an older one.
    */
   private save(task: Task): Promise<void> {
-    const known = this.options.journal.get(task.id)?.place?.cardMessageId;
+    const known = (this.saving.get(task.id) ?? this.options.journal.get(task.id))?.place?.cardMessageId;
     if (known && task.place && !task.place.cardMessageId)
       task.place = { ...task.place, cardMessageId: known };
-    return this.options.journal.put(task);
+    // The newest copy until the journal has it: a change made meanwhile starts from it.
+    this.saving.set(task.id, task);
+    return this.options.journal.put(task).finally(() => {
+      if (this.saving.get(task.id) === task) this.saving.delete(task.id);
+    });
   }
 
   private liveOf(id: string): Live {

@@ -58,6 +58,12 @@ export interface Task {
   /** ms since the epoch. */
   createdAt: number;
   startedAt?: number;
+  /**
+   * The gateway accepted its run (journaled then). After a restart such a run is awaited, and
+   * one the gateway no longer knows has failed; a run never accepted is sent again under the
+   * same key (the bridge stopped before the gateway had it), which never starts a second one.
+   */
+  runAccepted?: boolean;
   endedAt?: number;
   /** The latest output (whole text so far while running; the answer when done). */
   output: string;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { TaskJournal, type Task } from "../../../src/tasks/index.js";
 import { bridgeWorld, startWorldBridge, type BridgeWorld } from "../../helpers/bridge.js";
 import { fakeGateway } from "../../helpers/gateway.js";
 import { waitFor } from "../../helpers/wait.js";
@@ -39,6 +40,14 @@ async function taskUnderway(world: BridgeWorld) {
 
 function cardsUnder(world: BridgeWorld, messageId: string) {
   return repliesTo(world, messageId).filter((m) => m.msgType === "interactive");
+}
+
+/** Rewrites a task in the stopped bridge's journal: where a crash between two steps leaves it. */
+async function journalAs(world: BridgeWorld, id: string, change: (task: Task) => Task): Promise<void> {
+  const journal = new TaskJournal({ stateDir: world.stateDir });
+  await journal.load();
+  await journal.put(change(journal.get(id)!));
+  await journal.close();
 }
 
 describe("task lifecycle: restarts and dropped links", () => {
@@ -130,5 +139,54 @@ describe("task lifecycle: restarts and dropped links", () => {
     expect(cardText(card.content)).toContain("all done");
     expect(cardOf(world, said)?.messageId).toBe(card.messageId);
     expect((await finalMessage(world, said)).text).toContain("Task T1 is done (ai-pc, ");
+  });
+  it("a run journaled but never accepted (stopped before the gateway had it) is sent again under its key and ends done", async () => {
+    const world = await bridgeWorld({ gateways: { "ai-pc": { script: slowScript(3, 200) } } });
+    const { bridge, said, t1 } = await taskUnderway(world);
+    expect(await bridge.stop(5_000)).toBe(true);
+    expect((await journaled(world, "T1"))?.runAccepted).toBe(true);
+    // A fresh gateway that never had the run, and a journal from before it was accepted.
+    const port = world.gateways["ai-pc"].port;
+    await world.gateways["ai-pc"].close();
+    world.gateways["ai-pc"] = await fakeGateway({
+      port,
+      script: { kind: "text", text: "ran once", chunks: 1 },
+    });
+    await journalAs(world, "T1", ({ runAccepted: _, ...task }) => task);
+
+    await startWorldBridge(world);
+    const done = await journaledAs(world, "T1", "done");
+    expect(done.output).toBe("ran once");
+    expect(agentRuns(world, "ai-pc").map((r) => r.idempotencyKey)).toEqual([t1.envelopeId]);
+    expect(requests(world, "ai-pc", "agent.wait")).toEqual([]);
+    await cardWhen(world, said, (c) => cardTitle(c).startsWith("Task T1 · ai-pc · done"), "T1 done");
+    expect(cardsUnder(world, said.messageId)).toHaveLength(1);
+  });
+
+  it("a task journaled as ended whose card still says running (stopped before the patch) gets its final card at the next start", async () => {
+    const world = await bridgeWorld({ gateways: { "ai-pc": { script: slowScript(30, 350) } } });
+    const { bridge, said } = await taskUnderway(world);
+    expect(await bridge.stop(5_000)).toBe(true);
+    const endedAt = Date.now();
+    await journalAs(world, "T1", (task) => ({
+      ...task,
+      state: "done",
+      endedAt,
+      output: "finished elsewhere",
+    }));
+    expect(cardTitle(cardOf(world, said)!)).toMatch(/· running/);
+
+    await startWorldBridge(world);
+    const card = await cardWhen(
+      world,
+      said,
+      (c) => cardTitle(c).startsWith("Task T1 · ai-pc · done"),
+      "T1 done",
+    );
+    expect(cardText(card.content)).toContain("finished elsewhere");
+    expect(cardsUnder(world, said.messageId)).toHaveLength(1);
+    // Ended already: its run is neither awaited nor sent again.
+    expect(requests(world, "ai-pc", "agent.wait")).toEqual([]);
+    expect(requests(world, "ai-pc", "agent")).toHaveLength(1);
   });
 });
