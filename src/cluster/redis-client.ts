@@ -30,7 +30,9 @@ export class RedisStore {
   constructor(private readonly options: OpenRedisOptions) {
     this.prefix = options.keyPrefix;
     this.log = (options.logger ?? silentLogger()).child({ component: "redis" });
-    this.client = this.connect(options.name);
+    // The shared connection pipelines what is sent in one tick (the puts, dones and lease
+    // scripts of a busy replica) in one write; blocking readers have connections of their own.
+    this.client = this.connect(options.name, true);
   }
 
   /** `key("outbox", "ai-pc")` → `clawbridge:outbox:ai-pc`. */
@@ -93,8 +95,9 @@ export class RedisStore {
     );
   }
 
-  private connect(name: string | undefined): Redis {
+  private connect(name: string | undefined, autoPipeline = false): Redis {
     const options: RedisOptions = {
+      enableAutoPipelining: autoPipeline,
       connectionName: name ?? this.options.name,
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,

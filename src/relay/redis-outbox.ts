@@ -114,25 +114,37 @@ return {size, tonumber(redis.call("GET", KEYS[4]) or "0"), redis.call("XLEN", KE
 `,
 };
 
-// KEYS: lease, stream, ids, done. ARGV: fence value, group, entry id, item id, seq, rememberDone.
-// The id is taken out of the pending hash only while it still names this entry's seq: a
-// requeue made since holds a newer one. Run twice (a resend), it changes nothing more.
+// KEYS: lease, stream, ids, done. ARGV: fence value, group, rememberDone, then per item its
+// entry id, item id and seq. An id is taken out of the pending hash only while it still names
+// this entry's seq: a requeue made since holds a newer one. Run twice (a resend), it changes
+// nothing more. The dones of one tick go in one call: a batched inbox append acknowledges up
+// to a hundred items at once.
 const DONE: LuaScript = {
   name: "clawbridgeOutboxDone",
   keys: 4,
   lua: `${FENCE_CHECK_LUA}
-redis.call("XACK", KEYS[2], ARGV[2], ARGV[3])
-redis.call("XDEL", KEYS[2], ARGV[3])
-local held = redis.call("HGET", KEYS[3], ARGV[4])
-if held == ARGV[5] then redis.call("HDEL", KEYS[3], ARGV[4]) end
-if not held or held == ARGV[5] then
-  redis.call("ZADD", KEYS[4], ARGV[5], ARGV[4])
-  local over = redis.call("ZCARD", KEYS[4]) - tonumber(ARGV[6])
-  if over > 0 then redis.call("ZREMRANGEBYRANK", KEYS[4], 0, over - 1) end
+local remember = tonumber(ARGV[3])
+for i = 4, #ARGV, 3 do
+  local entry, id, seq = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  redis.call("XACK", KEYS[2], ARGV[2], entry)
+  redis.call("XDEL", KEYS[2], entry)
+  local held = redis.call("HGET", KEYS[3], id)
+  if held == seq then redis.call("HDEL", KEYS[3], id) end
+  if not held or held == seq then redis.call("ZADD", KEYS[4], seq, id) end
 end
+local over = redis.call("ZCARD", KEYS[4]) - remember
+if over > 0 then redis.call("ZREMRANGEBYRANK", KEYS[4], 0, over - 1) end
 return {redis.call("HLEN", KEYS[3]), redis.call("XLEN", KEYS[2])}
 `,
 };
+
+/** A `done` waiting for its tick's batch. */
+interface DoneRequest<T> {
+  run: ConsumeRun;
+  entry: Entry<T>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
 
 /**
  * The outbox of one target in Redis, shared by the replicas: a stream of put items (each
@@ -162,6 +174,8 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private readonly putIds: RecentIds;
   private readonly putting = new Map<string, Promise<unknown>>();
   private readonly finishing = new Map<string, Promise<void>>();
+  /** `done` calls of this tick, marked together (see `flushDone`). */
+  private doneQueue: DoneRequest<T>[] = [];
   /** Ids this instance finished lately, with their seq (an older entry of one is not taken again). */
   private readonly finished = new Map<string, { seq: number; source?: OutboxSource }>();
   private run: ConsumeRun | undefined;
@@ -330,42 +344,70 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     return written;
   }
 
-  private async finish(run: ConsumeRun, entry: Entry<T>): Promise<void> {
-    const { id } = entry.item;
+  private finish(run: ConsumeRun, entry: Entry<T>): Promise<void> {
+    // Out of its lane while its acknowledgement is on the way: a lane must not show the rest
+    // of a batch as its new head while the batch is being marked done (the relay would write
+    // a batched append again).
+    this.view.hide(entry.item.id);
+    return new Promise<void>((resolve, reject) => {
+      this.doneQueue.push({ run, entry, resolve, reject });
+      if (this.doneQueue.length === 1) setImmediate(() => void this.flushDone());
+    });
+  }
+
+  /** Marks the tick's dones in one script per consume run (normally one). */
+  private async flushDone(): Promise<void> {
+    const queued = this.doneQueue.splice(0);
+    const byRun = new Map<ConsumeRun, DoneRequest<T>[]>();
+    for (const request of queued) byRun.set(request.run, [...(byRun.get(request.run) ?? []), request]);
+    await Promise.all(
+      [...byRun].flatMap(([run, requests]) => {
+        const chunks: DoneRequest<T>[][] = [];
+        for (let i = 0; i < requests.length; i += BATCH) chunks.push(requests.slice(i, i + BATCH));
+        return chunks.map((chunk) => this.markDone(run, chunk));
+      }),
+    );
+  }
+
+  private async markDone(run: ConsumeRun, requests: DoneRequest<T>[]): Promise<void> {
     const { stream, ids, done } = this.keys;
-    // Out of its lane while its acknowledgement is on the way: each item of a batch is done
-    // by a script of its own, and a lane must not show the batch's rest as its new head
-    // (the relay would write a batched append again).
-    this.view.hide(id);
+    const args: (string | number)[] = [run.fence.value, GROUP, this.rememberDone];
+    for (const { entry } of requests) args.push(entry.entryId, entry.item.id, entry.seq);
     let reply: unknown;
     try {
-      reply = await runScript(
-        this.store.client,
-        DONE,
-        [run.fence.key, stream, ids, done],
-        [run.fence.value, GROUP, entry.entryId, id, entry.seq, this.rememberDone],
-      );
+      reply = await runScript(this.store.client, DONE, [run.fence.key, stream, ids, done], args);
     } catch (error) {
-      // Back in its lane, its effect maybe done: whoever tries it again looks first.
-      if (this.view.items.get(id) === entry) {
-        this.view.show(id);
-        entry.item.redelivered = true;
+      for (const { entry, reject } of requests) {
+        const { id } = entry.item;
+        // Back in its lane, its effect maybe done: whoever tries it again looks first.
+        if (this.view.items.get(id) === entry) {
+          this.view.show(id);
+          entry.item.redelivered = true;
+        }
+        reject(
+          isFencedError(error)
+            ? new Error(
+                `FENCED outbox ${this.target}: item ${id} was not marked done — the target's lease is held by ` +
+                  `another replica now (this one must stop consuming it; the new owner delivers it again)`,
+                { cause: error },
+              )
+            : error,
+        );
       }
-      if (!isFencedError(error)) throw error;
-      throw new Error(
-        `FENCED outbox ${this.target}: item ${id} was not marked done — the target's lease is held by ` +
-          `another replica now (this one must stop consuming it; the new owner delivers it again)`,
-        { cause: error },
-      );
+      return;
     }
     this.writes++;
     const [size, lines] = parseNumbers(reply, 2);
     this.lastSize = size!;
     this.lines = lines!;
-    if (this.view.items.get(id) === entry) this.view.remove(id);
-    this.finished.delete(id);
-    this.finished.set(id, { seq: entry.seq, ...(entry.item.source ? { source: entry.item.source } : {}) });
-    if (this.finished.size > this.rememberDone) this.finished.delete(this.finished.keys().next().value!);
+    for (const { entry, resolve } of requests) {
+      const { id } = entry.item;
+      if (this.view.items.get(id) === entry) this.view.remove(id);
+      this.finished.delete(id);
+      this.finished.set(id, { seq: entry.seq, ...(entry.item.source ? { source: entry.item.source } : {}) });
+      if (this.finished.size > this.rememberDone) this.finished.delete(this.finished.keys().next().value!);
+      resolve();
+    }
   }
 
   attempt(id: string, error?: unknown): void {
