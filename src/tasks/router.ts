@@ -1,3 +1,4 @@
+import { isFencedError } from "../cluster/index.js";
 import { closestKey, isClawbridgeError, nodeKey, type Locale, type Logger } from "../core/index.js";
 import type { CardJson, InboundChatMessage } from "../feishu/index.js";
 import type { CommandContext, Command, CommandServices } from "./command-context.js";
@@ -70,6 +71,16 @@ export class CommandRouter {
     try {
       await run(0);
     } catch (error) {
+      if (isFencedError(error)) {
+        // The tasks role moved to another replica mid-command (this one was paused past its
+        // lease): the next holder handles the command again from the shared intake, so the
+        // person hears its answer from there, not an error from here.
+        ctx.log.warn(
+          { err: error, command: ctx.command?.name },
+          "command left to the next holder of the tasks role",
+        );
+        throw error;
+      }
       // Said in the chat as well as logged: a command must never vanish without an answer.
       ctx.log.error({ err: error, command: ctx.command?.name }, "command failed");
       const reason = isClawbridgeError(error) ? error.describe(ctx.locale) : ctx.t("commandFailedGeneric");
