@@ -28,7 +28,7 @@ interface Side {
   /** CPU time of the bridge process(es), ms. */
   cpuMs(): Promise<number>;
   /** redis-server's CPU time (ms) and commands processed so far, where there is one. */
-  redisUsage?(): Promise<{ cpuMs: number; commands: number }>;
+  redisUsage?(): Promise<{ cpuMs: number; commands: number; calls: Record<string, number> }>;
 }
 
 interface Measured {
@@ -38,7 +38,7 @@ interface Measured {
   drainedMs: number | undefined;
   bridgeCpuMs: number;
   fakesCpuMs: number;
-  redis?: { cpuMs: number; commands: number };
+  redis?: { cpuMs: number; commands: number; calls: Record<string, number> };
   duplicates: number;
 }
 
@@ -63,6 +63,13 @@ export async function throughputBenchmarks(): Promise<BenchResult[]> {
       ? {
           redisCpuMs: round(m.redis.cpuMs),
           redisCommandsPerEnvelope: round(m.redis.commands / ENVELOPES, 1),
+          // Which commands (those inside scripts included), per envelope: where the trips go.
+          redisCallsPerEnvelope: Object.fromEntries(
+            Object.entries(m.redis.calls)
+              .sort((a, b) => b[1] - a[1])
+              .slice(0, 10)
+              .map(([name, n]) => [name, round(n / ENVELOPES, 2)]),
+          ),
         }
       : {}),
     bridgeCpuMsPerEnvelope: round(m.bridgeCpuMs / ENVELOPES),
@@ -147,12 +154,20 @@ async function measureReplicas(): Promise<Measured> {
         return replies.reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
       },
       redisUsage: async () => {
-        const [cpu, stats] = await Promise.all([world.redis.info("cpu"), world.redis.info("stats")]);
+        const [cpu, stats, commandStats] = await Promise.all([
+          world.redis.info("cpu"),
+          world.redis.info("stats"),
+          world.redis.info("commandstats"),
+        ]);
+        const calls: Record<string, number> = {};
+        for (const [, name, n] of commandStats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm))
+          calls[name!] = Number(n);
         const field = (text: string, name: string) =>
           Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? 0);
         return {
           cpuMs: (field(cpu, "used_cpu_sys") + field(cpu, "used_cpu_user")) * 1000,
           commands: field(stats, "total_commands_processed"),
+          calls,
         };
       },
       cpuMs: async () => {
@@ -242,6 +257,9 @@ async function run(side: Side, tag: string, count: number, timeoutMs: number) {
           redis: {
             cpuMs: redisAfter.cpuMs - redisBefore.cpuMs,
             commands: redisAfter.commands - redisBefore.commands,
+            calls: Object.fromEntries(
+              Object.entries(redisAfter.calls).map(([name, n]) => [name, n - (redisBefore.calls[name] ?? 0)]),
+            ),
           },
         }
       : {}),
