@@ -430,7 +430,16 @@ export class TaskService {
   private async begin(queued: Task, lease: Lease): Promise<void> {
     const node = this.nodes.get(nodeKey(lease.node))!;
     const via = node.hasGateway && this.options.gateways.has(node.name) ? "gateway" : "mailbox";
-    const task: Task = { ...queued, state: "running", node: node.name, via, startedAt: this.clock.now() };
+    const task: Task = {
+      ...queued,
+      state: "running",
+      node: node.name,
+      via,
+      startedAt: this.clock.now(),
+      // Journaled false until the gateway accepts the run (a task journaled by an older release
+      // has no such field, and its run is awaited as before).
+      ...(via === "gateway" ? { runAccepted: false } : {}),
+    };
     const live = this.liveOf(task.id);
     live.lease = lease;
     try {
@@ -499,15 +508,16 @@ export class TaskService {
     // One never accepted may never have reached it (the bridge stopped between journaling the
     // task as running and sending it): sent again under the same key, which the gateway
     // answers with the run it has, if it has one — never a second run.
-    const run = task.runAccepted
-      ? gateway.attachRun({ runId: task.envelopeId, sessionKey, timeoutMs: this.remaining(task) })
-      : gateway.runAgent({
-          prompt: promptFor(task),
-          sessionKey,
-          idempotencyKey: task.envelopeId,
-          agentId: node.agentId,
-          timeoutMs: this.remaining(task),
-        });
+    const run =
+      task.runAccepted !== false
+        ? gateway.attachRun({ runId: task.envelopeId, sessionKey, timeoutMs: this.remaining(task) })
+        : gateway.runAgent({
+            prompt: promptFor(task),
+            sessionKey,
+            idempotencyKey: task.envelopeId,
+            agentId: node.agentId,
+            timeoutMs: this.remaining(task),
+          });
     this.follow(task, run);
   }
 
@@ -534,7 +544,7 @@ export class TaskService {
   /** The gateway has the run: journaled, so a restart awaits it instead of sending it again. */
   private accepted(id: string): void {
     const current = this.get(id);
-    if (!current || current.state !== "running" || current.runAccepted) return;
+    if (!current || current.state !== "running" || current.runAccepted !== false) return;
     const next = { ...current, runAccepted: true };
     if (this.streaming.has(id)) this.streaming.set(id, next);
     this.save(next).catch((error: unknown) =>

@@ -59,9 +59,10 @@ export interface Task {
   createdAt: number;
   startedAt?: number;
   /**
-   * The gateway accepted its run (journaled then). After a restart such a run is awaited, and
-   * one the gateway no longer knows has failed; a run never accepted is sent again under the
-   * same key (the bridge stopped before the gateway had it), which never starts a second one.
+   * A gateway task's run: false from the start until the gateway accepts it, then true. After
+   * a restart an accepted run is awaited (one the gateway no longer knows has failed); one not
+   * accepted is sent again under the same key (the bridge stopped before the gateway had it),
+   * which never starts a second one. Absent (written by an older release): awaited.
    */
   runAccepted?: boolean;
   endedAt?: number;

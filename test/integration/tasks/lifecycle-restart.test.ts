@@ -152,7 +152,7 @@ describe("task lifecycle: restarts and dropped links", () => {
       port,
       script: { kind: "text", text: "ran once", chunks: 1 },
     });
-    await journalAs(world, "T1", ({ runAccepted: _, ...task }) => task);
+    await journalAs(world, "T1", (task) => ({ ...task, runAccepted: false }));
 
     await startWorldBridge(world);
     const done = await journaledAs(world, "T1", "done");
