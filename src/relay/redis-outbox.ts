@@ -1,5 +1,6 @@
-// Longer than our usual file: the put/done scripts, the consumer's takeover and its local
-// view must agree on one set of keys and one order (seq), so they stay together.
+// Longer than our usual file: the put/done scripts and the consumer's takeover must agree on
+// one set of keys and one order (seq), so they stay together; the local view
+// (redis-lane-view.ts) and the reply parsing (redis-stream-replies.ts) are apart.
 import type { Redis } from "ioredis";
 import {
   FENCE_CHECK_LUA,
@@ -19,7 +20,17 @@ import {
   type Logger,
 } from "../core/index.js";
 import { storedItem } from "./outbox.js";
-import { journalRecordSchema, type OutboxSource } from "./outbox-journal.js";
+import type { OutboxSource } from "./outbox-journal.js";
+import { LaneView } from "./redis-lane-view.js";
+import {
+  parseClaimReply,
+  parseEntry,
+  parseNumbers,
+  parsePutReply,
+  parseReadReply,
+  type RawEntry,
+  type StreamEntry,
+} from "./redis-stream-replies.js";
 import type { OutboxStore } from "./outbox-store.js";
 import type { OutboxItem, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
 
@@ -41,19 +52,6 @@ export interface RedisOutboxOptions<T> {
   claimIdleMs: number;
 }
 
-/** One item this replica has claimed: `entryId` is its stream entry (what XACK names). */
-interface Entry<T> {
-  item: OutboxItem<T>;
-  seq: number;
-  entryId: string;
-}
-
-interface RawEntry {
-  entryId: string;
-  /** Null for an entry deleted while it was pending. */
-  fields: string[] | null;
-}
-
 /** One `consume` call, from the group's creation to `stopConsuming`. */
 interface ConsumeRun {
   fence: Fence;
@@ -62,7 +60,7 @@ interface ConsumeRun {
   connection: Redis;
   stopped: boolean;
   /** While taking over: what was found, shown only once nobody else holds older entries. */
-  staged: Map<string, Entry<unknown>> | undefined;
+  staged: Map<string, StreamEntry<unknown>> | undefined;
   /** Pending entries that are no item of ours (unreadable): not taken again and again. */
   unreadable: Set<string>;
   nextSweepAt: number;
@@ -141,7 +139,7 @@ return {redis.call("HLEN", KEYS[3]), redis.call("XLEN", KEYS[2])}
 /** A `done` waiting for its tick's batch. */
 interface DoneRequest<T> {
   run: ConsumeRun;
-  entry: Entry<T>;
+  entry: StreamEntry<T>;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -344,7 +342,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     return written;
   }
 
-  private finish(run: ConsumeRun, entry: Entry<T>): Promise<void> {
+  private finish(run: ConsumeRun, entry: StreamEntry<T>): Promise<void> {
     // Out of its lane while its acknowledgement is on the way: a lane must not show the rest
     // of a batch as its new head while the batch is being marked done (the relay would write
     // a batched append again).
@@ -593,7 +591,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     const staged = run.staged;
     run.staged = undefined;
     if (run.stopped || this.run !== run || staged.size === 0) return;
-    this.view.add([...staged.values()] as Entry<T>[]);
+    this.view.add([...staged.values()] as StreamEntry<T>[]);
     this.notify(run);
   }
 
@@ -700,7 +698,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
    */
   private accept(run: ConsumeRun, raws: RawEntry[], redelivered: boolean): number {
     if (this.run !== run || run.stopped) return 0;
-    const fresh: Entry<T>[] = [];
+    const fresh: StreamEntry<T>[] = [];
     for (const raw of raws) {
       if (!raw.fields) continue; // deleted while pending: nothing to deliver
       const entry = parseEntry<T>(raw.entryId, raw.fields);
@@ -721,7 +719,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     if (fresh.length === 0) return 0;
     for (const entry of fresh) this.lastSeq = Math.max(this.lastSeq, entry.seq);
     if (run.staged) {
-      for (const entry of fresh) run.staged.set(entry.item.id, entry as Entry<unknown>);
+      for (const entry of fresh) run.staged.set(entry.item.id, entry as StreamEntry<unknown>);
     } else {
       this.view.add(fresh);
       this.notify(run);
@@ -763,154 +761,6 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private maxPages(): number {
     return Math.ceil(this.capacity / BATCH) + EXTRA_PAGES;
   }
-}
-
-/**
- * What this replica has claimed, in seq order, and indexed by lane as in `Outbox` so that
- * `laneHeads` costs the number of lanes. Entries come in seq order but for the rare late
- * claim, which re-sorts.
- */
-class LaneView<T> {
-  readonly items = new Map<string, Entry<T>>();
-  private readonly lanes = new Map<string, Map<string, Entry<T>>>();
-  /** Items being marked done: still claimed, but no longer any lane's head or batch. */
-  private readonly hidden = new Set<string>();
-  private lastSeq = 0;
-
-  // Typed on `unknown`, as in Outbox, so a RedisOutbox<X> passes for a RedisOutbox<unknown>.
-  constructor(private readonly laneOf: ((payload: unknown) => string) | undefined) {}
-
-  add(entries: Entry<T>[]): void {
-    const sorted = [...entries].sort((a, b) => a.seq - b.seq);
-    if (sorted.length > 0 && sorted[0]!.seq < this.lastSeq) {
-      const all = [...this.items.values(), ...sorted].sort((a, b) => a.seq - b.seq);
-      this.items.clear();
-      this.lanes.clear();
-      for (const entry of all) this.insert(entry);
-      return;
-    }
-    for (const entry of sorted) this.insert(entry);
-  }
-
-  hide(id: string): void {
-    if (this.items.has(id)) this.hidden.add(id);
-  }
-
-  show(id: string): void {
-    this.hidden.delete(id);
-  }
-
-  remove(id: string): void {
-    const entry = this.items.get(id);
-    if (!entry) return;
-    this.items.delete(id);
-    this.hidden.delete(id);
-    if (!this.laneOf) return;
-    const key = this.laneOf(entry.item.payload);
-    const lane = this.lanes.get(key);
-    lane?.delete(id);
-    if (lane?.size === 0) this.lanes.delete(key);
-  }
-
-  clear(): void {
-    this.items.clear();
-    this.lanes.clear();
-    this.hidden.clear();
-    this.lastSeq = 0;
-  }
-
-  *heads(): IterableIterator<OutboxItem<T>> {
-    if (!this.laneOf) {
-      for (const entry of this.items.values()) if (!this.hidden.has(entry.item.id)) yield entry.item;
-      return;
-    }
-    const heads: Entry<T>[] = [];
-    for (const lane of this.lanes.values()) {
-      // The first that is not being marked done (almost always the very first).
-      for (const entry of lane.values()) {
-        if (this.hidden.has(entry.item.id)) continue;
-        heads.push(entry);
-        break;
-      }
-    }
-    heads.sort((a, b) => a.seq - b.seq);
-    for (const head of heads) yield head.item;
-  }
-
-  laneItems(lane: string, limit: number): OutboxItem<T>[] {
-    const items: OutboxItem<T>[] = [];
-    const entries = this.laneOf ? (this.lanes.get(lane)?.values() ?? [].values()) : this.items.values();
-    for (const entry of entries) {
-      if (items.length >= limit) break;
-      if (this.hidden.has(entry.item.id)) continue;
-      if (!this.laneOf || this.laneOf(entry.item.payload) === lane) items.push(entry.item);
-    }
-    return items;
-  }
-
-  private insert(entry: Entry<T>): void {
-    const id = entry.item.id;
-    this.items.set(id, entry);
-    this.lastSeq = Math.max(this.lastSeq, entry.seq);
-    if (!this.laneOf) return;
-    const key = this.laneOf(entry.item.payload);
-    let lane = this.lanes.get(key);
-    if (!lane) this.lanes.set(key, (lane = new Map()));
-    lane.set(id, entry);
-  }
-}
-
-/** A stream entry's `seq` and `item` fields, read with the journal's own schema. */
-function parseEntry<T>(entryId: string, fields: string[]): Entry<T> | undefined {
-  const values = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!, fields[i + 1]!);
-  try {
-    const parsed = journalRecordSchema.safeParse({
-      op: "put",
-      seq: Number(values.get("seq")),
-      item: JSON.parse(values.get("item") ?? "null"),
-    });
-    if (!parsed.success || parsed.data.op !== "put") return undefined;
-    return { entryId, seq: parsed.data.seq, item: parsed.data.item as OutboxItem<T> };
-  } catch {
-    return undefined;
-  }
-}
-
-/** XREADGROUP: `[[stream, [[id, fields | null], …]]]`, or null when nothing came. */
-function parseReadReply(reply: unknown): RawEntry[] {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  const first: unknown = reply[0];
-  return Array.isArray(first) ? parseEntries(first[1]) : [];
-}
-
-/** XAUTOCLAIM: `[next cursor, entries, deleted ids]`. */
-function parseClaimReply(reply: unknown): [string, RawEntry[]] {
-  if (!Array.isArray(reply) || reply.length < 2) return ["0-0", []];
-  return [String(reply[0]), parseEntries(reply[1])];
-}
-
-function parseEntries(list: unknown): RawEntry[] {
-  if (!Array.isArray(list)) return [];
-  const entries: RawEntry[] = [];
-  for (const row of list) {
-    if (!Array.isArray(row) || row.length < 2) continue;
-    const fields: unknown = row[1];
-    entries.push({ entryId: String(row[0]), fields: Array.isArray(fields) ? fields.map(String) : null });
-  }
-  return entries;
-}
-
-function parsePutReply(reply: unknown): [number, number, number, string] {
-  const [size, seq, lines] = parseNumbers(reply, 3);
-  const codes = Array.isArray(reply) ? String(reply[3] ?? "") : "";
-  return [size!, seq!, lines!, codes];
-}
-
-function parseNumbers(reply: unknown, count: number): number[] {
-  if (!Array.isArray(reply) || reply.length < count)
-    throw new Error("unexpected reply from an outbox script");
-  return reply.slice(0, count).map(Number);
 }
 
 function errorText(error: unknown): string {

@@ -1,0 +1,70 @@
+import { journalRecordSchema } from "./outbox-journal.js";
+import type { OutboxItem } from "./outbox-types.js";
+
+// The replies of the commands and scripts a RedisOutbox sends, read into plain values.
+
+/** One item this replica has claimed: `entryId` is its stream entry (what XACK names). */
+export interface StreamEntry<T> {
+  item: OutboxItem<T>;
+  seq: number;
+  entryId: string;
+}
+
+export interface RawEntry {
+  entryId: string;
+  /** Null for an entry deleted while it was pending. */
+  fields: string[] | null;
+}
+
+/** A stream entry's `seq` and `item` fields, read with the journal's own schema. */
+export function parseEntry<T>(entryId: string, fields: string[]): StreamEntry<T> | undefined {
+  const values = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!, fields[i + 1]!);
+  try {
+    const parsed = journalRecordSchema.safeParse({
+      op: "put",
+      seq: Number(values.get("seq")),
+      item: JSON.parse(values.get("item") ?? "null"),
+    });
+    if (!parsed.success || parsed.data.op !== "put") return undefined;
+    return { entryId, seq: parsed.data.seq, item: parsed.data.item as OutboxItem<T> };
+  } catch {
+    return undefined;
+  }
+}
+
+/** XREADGROUP: `[[stream, [[id, fields | null], …]]]`, or null when nothing came. */
+export function parseReadReply(reply: unknown): RawEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const first: unknown = reply[0];
+  return Array.isArray(first) ? parseEntries(first[1]) : [];
+}
+
+/** XAUTOCLAIM: `[next cursor, entries, deleted ids]`. */
+export function parseClaimReply(reply: unknown): [string, RawEntry[]] {
+  if (!Array.isArray(reply) || reply.length < 2) return ["0-0", []];
+  return [String(reply[0]), parseEntries(reply[1])];
+}
+
+function parseEntries(list: unknown): RawEntry[] {
+  if (!Array.isArray(list)) return [];
+  const entries: RawEntry[] = [];
+  for (const row of list) {
+    if (!Array.isArray(row) || row.length < 2) continue;
+    const fields: unknown = row[1];
+    entries.push({ entryId: String(row[0]), fields: Array.isArray(fields) ? fields.map(String) : null });
+  }
+  return entries;
+}
+
+export function parsePutReply(reply: unknown): [number, number, number, string] {
+  const [size, seq, lines] = parseNumbers(reply, 3);
+  const codes = Array.isArray(reply) ? String(reply[3] ?? "") : "";
+  return [size!, seq!, lines!, codes];
+}
+
+export function parseNumbers(reply: unknown, count: number): number[] {
+  if (!Array.isArray(reply) || reply.length < count)
+    throw new Error("unexpected reply from an outbox script");
+  return reply.slice(0, count).map(Number);
+}
