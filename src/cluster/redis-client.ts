@@ -30,9 +30,10 @@ export class RedisStore {
   constructor(private readonly options: OpenRedisOptions) {
     this.prefix = options.keyPrefix;
     this.log = (options.logger ?? silentLogger()).child({ component: "redis" });
-    // The shared connection pipelines what is sent in one tick (the puts, dones and lease
-    // scripts of a busy replica) in one write; blocking readers have connections of their own.
-    this.client = this.connect(options.name, true);
+    // Not auto-pipelined: it gained nothing measurable in ha.throughput, and a pipeline cut
+    // by a Redis restart can leave its commands unsent and unsettled (ioredis#800), which
+    // would hold up whatever awaits them — a role's stop, and with it the role.
+    this.client = this.connect(options.name);
   }
 
   /** `key("outbox", "ai-pc")` → `clawbridge:outbox:ai-pc`. */
@@ -95,9 +96,8 @@ export class RedisStore {
     );
   }
 
-  private connect(name: string | undefined, autoPipeline = false): Redis {
+  private connect(name: string | undefined): Redis {
     const options: RedisOptions = {
-      enableAutoPipelining: autoPipeline,
       connectionName: name ?? this.options.name,
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,

@@ -34,6 +34,8 @@ export type RolesListener = (roles: string[]) => void;
 
 /** At most one warning per this long while Redis keeps failing. */
 const WARN_EVERY_MS = 10_000;
+/** A role's stop taking longer than this is logged as an error, and again after as long. */
+const SLOW_RELEASE_MS = 10_000;
 
 /**
  * Which roles this replica holds, kept in step with the others through Redis.
@@ -283,9 +285,21 @@ export class RoleManager {
   /** Runs the app's onRelease with the role marked as being released. */
   private async releasingWhile(role: string, run: () => Promise<void>, what: string): Promise<boolean> {
     this.releasing.add(role);
+    // The role is not taken again until its work has stopped: a stop that hangs (on a Redis
+    // command that never settles) keeps it from everyone, so it is said, loudly and often.
+    const since = this.clock.now();
+    const slow = this.clock.setInterval(() => {
+      const waited = this.clock.now() - since;
+      this.log.error(
+        { role, waited, what },
+        `stopping the role's work has taken ${waited} ms; the role stays free until it ends`,
+      );
+    }, SLOW_RELEASE_MS);
+    slow.unref();
     try {
       return await this.callback(run, role, what);
     } finally {
+      this.clock.clearInterval(slow);
       this.releasing.delete(role);
     }
   }

@@ -369,9 +369,22 @@ describe.skipIf(skip)("replicas failing over under load (issue 15)", () => {
         const state = {
           faults,
           unexpectedExits: cluster.unexpectedExits(),
-          lastLogged: [...Array(REPLICAS).keys()].map((i) => cluster.log(i).at(-1)),
+          // Each replica's latest role changes and warnings (the logs go with the temp folder).
+          recent: [...Array(REPLICAS).keys()].map((i) =>
+            cluster
+              .log(i)
+              .filter((r) => r.level >= 40 || typeof r.role === "string")
+              .slice(-12)
+              .map((r) => ({
+                t: r.time,
+                pid: r.pid,
+                msg: r.msg,
+                role: r.role,
+                err: (r.err as { message?: string })?.message?.slice(0, 160),
+              })),
+          ),
         };
-        throw new Error(`${String(error)}; ${JSON.stringify(state).slice(0, 4_000)}`, { cause: error });
+        throw new Error(`${String(error)}; ${JSON.stringify(state).slice(0, 16_000)}`, { cause: error });
       });
       const arrivalsMs = await arrivals;
 
