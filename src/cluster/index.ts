@@ -11,3 +11,4 @@ export * from "./shared-dedup.js";
 export * from "./tail-ledger.js";
 export * from "./rate-limiter.js";
 export * from "./redis-journal.js";
+export * from "./stream-replies.js";

@@ -3,11 +3,15 @@
 // (redis-lane-view.ts) and the reply parsing (redis-stream-replies.ts) are apart.
 import type { Redis } from "ioredis";
 import {
+  connectionName,
+  errorText,
   FENCE_CHECK_LUA,
   isFencedError,
+  parseClaimReply,
   runScript,
   type Fence,
   type LuaScript,
+  type RawEntry,
   type RedisStore,
 } from "../cluster/index.js";
 import {
@@ -23,12 +27,10 @@ import { storedItem } from "./outbox.js";
 import type { OutboxSource } from "./outbox-journal.js";
 import { LaneView } from "./redis-lane-view.js";
 import {
-  parseClaimReply,
   parseEntry,
   parseNumbers,
   parsePutReply,
   parseReadReply,
-  type RawEntry,
   type StreamEntry,
 } from "./redis-stream-replies.js";
 import type { OutboxStore } from "./outbox-store.js";
@@ -761,13 +763,4 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private maxPages(): number {
     return Math.ceil(this.capacity / BATCH) + EXTRA_PAGES;
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** `CLIENT SETNAME` takes no spaces: a target named oddly still gives a usable name. */
-function connectionName(name: string): string {
-  return name.replace(/[^\w:.@-]/g, "_");
 }

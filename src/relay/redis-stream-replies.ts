@@ -1,3 +1,4 @@
+import { parseStreamsReply, type RawEntry } from "../cluster/index.js";
 import { journalRecordSchema } from "./outbox-journal.js";
 import type { OutboxItem } from "./outbox-types.js";
 
@@ -8,12 +9,6 @@ export interface StreamEntry<T> {
   item: OutboxItem<T>;
   seq: number;
   entryId: string;
-}
-
-export interface RawEntry {
-  entryId: string;
-  /** Null for an entry deleted while it was pending. */
-  fields: string[] | null;
 }
 
 /** A stream entry's `seq` and `item` fields, read with the journal's own schema. */
@@ -33,28 +28,9 @@ export function parseEntry<T>(entryId: string, fields: string[]): StreamEntry<T>
   }
 }
 
-/** XREADGROUP: `[[stream, [[id, fields | null], …]]]`, or null when nothing came. */
+/** XREADGROUP on one stream: its entries, or none when nothing came. */
 export function parseReadReply(reply: unknown): RawEntry[] {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  const first: unknown = reply[0];
-  return Array.isArray(first) ? parseEntries(first[1]) : [];
-}
-
-/** XAUTOCLAIM: `[next cursor, entries, deleted ids]`. */
-export function parseClaimReply(reply: unknown): [string, RawEntry[]] {
-  if (!Array.isArray(reply) || reply.length < 2) return ["0-0", []];
-  return [String(reply[0]), parseEntries(reply[1])];
-}
-
-function parseEntries(list: unknown): RawEntry[] {
-  if (!Array.isArray(list)) return [];
-  const entries: RawEntry[] = [];
-  for (const row of list) {
-    if (!Array.isArray(row) || row.length < 2) continue;
-    const fields: unknown = row[1];
-    entries.push({ entryId: String(row[0]), fields: Array.isArray(fields) ? fields.map(String) : null });
-  }
-  return entries;
+  return [...parseStreamsReply(reply).values()][0] ?? [];
 }
 
 export function parsePutReply(reply: unknown): [number, number, number, string] {

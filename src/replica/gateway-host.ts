@@ -7,6 +7,9 @@ import {
   type Fence,
   type LuaScript,
   type RedisStore,
+  entryTime,
+  errorText,
+  type RawEntry,
 } from "../cluster/index.js";
 import {
   ClawbridgeError,
@@ -31,7 +34,6 @@ import {
 import { remoteGatewayMessages } from "./gateway-messages.js";
 import { ReplyWriter } from "./reply-writer.js";
 import { RequestConsumer } from "./request-consumer.js";
-import { entryTime, errorText, type RawEntry } from "./stream-replies.js";
 import { errorToWire } from "./wire-errors.js";
 
 export interface GatewayHostOptions {

@@ -1,9 +1,9 @@
+import { errorText } from "../cluster/index.js";
 import type { RedisStore } from "../cluster/index.js";
 import { ClawbridgeError, type Clock, type Logger, type TimerHandle } from "../core/index.js";
 import type { GatewayHealth, LinkState, StateListener } from "../gateway/index.js";
 import { remoteGatewayMessages as msg } from "./gateway-messages.js";
 import { HEALTH_TTL_MS, parseHealthRecord, type HealthRecord } from "./gateway-wire.js";
-import { errorText } from "./stream-replies.js";
 
 const REFUSED_STATES: ReadonlySet<LinkState> = new Set(["pairing", "auth-failed", "protocol-mismatch"]);
 

@@ -1,6 +1,6 @@
 // Longer than our usual file: the request calls and the runs share the request stream, the
 // reply reader and the way a request is taken back when no host takes it up.
-import { runScript, type LuaScript, type RedisStore } from "../cluster/index.js";
+import { runScript, type LuaScript, type RedisStore, errorText } from "../cluster/index.js";
 import { ClawbridgeError, newId, silentLogger, systemClock, type Clock, type Logger } from "../core/index.js";
 import type {
   AttachRunRequest,
@@ -26,7 +26,6 @@ import { HealthMirror, remoteError } from "./health-mirror.js";
 import { ObservedSubscriber } from "./observed-stream.js";
 import { ReplyReader } from "./reply-reader.js";
 import { RemoteRun } from "./remote-run.js";
-import { errorText } from "./stream-replies.js";
 import { errorFromWire } from "./wire-errors.js";
 
 export interface RemoteGatewayClientOptions {

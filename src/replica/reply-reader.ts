@@ -1,8 +1,8 @@
+import { connectionName, errorText, parseStreamsReply } from "../cluster/index.js";
 import type { Redis } from "ioredis";
 import type { RedisStore } from "../cluster/index.js";
 import { backoffDelay, type Logger } from "../core/index.js";
 import { parseReplyEntry, type ReplyEntry } from "./gateway-wire.js";
-import { connectionName, errorText, parseStreamsReply } from "./stream-replies.js";
 
 /** One reply stream being followed. */
 export interface ReplySubscription {

@@ -5,10 +5,10 @@ import {
   type Fence,
   type LuaScript,
   type RedisStore,
+  errorText,
 } from "../cluster/index.js";
 import { backoffDelay, sleep, type Clock, type Logger } from "../core/index.js";
 import { HOSTS_GROUP, REPLY_MAXLEN, REPLY_TTL_MS, replyKey, type ReplyEntry } from "./gateway-wire.js";
-import { errorText } from "./stream-replies.js";
 
 // KEYS: lease, reply stream, request stream. ARGV: fence value, group, request entry id,
 // "1" when the last entry is the final one, maxlen, ttl ms, then the entries' JSON. The

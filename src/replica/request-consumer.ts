@@ -1,14 +1,14 @@
-import type { Redis } from "ioredis";
-import type { Fence, RedisStore } from "../cluster/index.js";
-import { backoffDelay, type Logger } from "../core/index.js";
-import { HOSTS_GROUP } from "./gateway-wire.js";
 import {
   connectionName,
   errorText,
   parseClaimReply,
   parseStreamsReply,
   type RawEntry,
-} from "./stream-replies.js";
+} from "../cluster/index.js";
+import type { Redis } from "ioredis";
+import type { Fence, RedisStore } from "../cluster/index.js";
+import { backoffDelay, type Logger } from "../core/index.js";
+import { HOSTS_GROUP } from "./gateway-wire.js";
 
 export interface RequestConsumerOptions {
   store: RedisStore;

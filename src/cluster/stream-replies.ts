@@ -43,7 +43,7 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** `CLIENT SETNAME` takes no spaces: a node named oddly still gives a usable name. */
+/** `CLIENT SETNAME` takes no spaces: a node or target named oddly still gives a usable name. */
 export function connectionName(name: string): string {
   return name.replace(/[^\w:.@-]/g, "_");
 }
