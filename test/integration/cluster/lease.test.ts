@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   FENCE_CHECK_LUA,
   fenceArgs,
@@ -10,7 +10,8 @@ import {
   type LuaScript,
 } from "../../../src/cluster/index.js";
 import { ManualClock } from "../../../src/core/index.js";
-import { redisSkipReason, startRedis, type RedisServer } from "../../helpers/redis-server.js";
+import { redisSkipReason, startRedis } from "../../helpers/redis-server.js";
+import { redisSuite } from "../../helpers/redis-stores.js";
 import { waitFor } from "../../helpers/wait.js";
 
 // A write as a role makes it: fenced by the lease. KEYS[1] lease, KEYS[2] target; ARGV[1]
@@ -25,24 +26,11 @@ return redis.call("SET", KEYS[2], ARGV[2])`,
 const skip = redisSkipReason();
 
 describe.skipIf(skip)("Lease: one holder per role, with a fencing token", () => {
-  let redis: RedisServer;
-  const stores: RedisStore[] = [];
-  let prefixes = 0;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    for (const store of stores) await store.close();
-  });
+  const suite = redisSuite("lease-test");
 
   /** Two replicas' connections sharing one fresh key prefix. */
-  async function twoStores(url = redis.url): Promise<[RedisStore, RedisStore]> {
-    const keyPrefix = `lease-test-${++prefixes}:`;
-    const pair = [0, 1].map((i) => new RedisStore({ url, keyPrefix, name: `replica-${i}` }));
-    stores.push(...pair);
-    await Promise.all(pair.map((store) => store.ready()));
-    return pair as [RedisStore, RedisStore];
+  async function twoStores(url?: string): Promise<[RedisStore, RedisStore]> {
+    return (await suite.stores(2, url)) as [RedisStore, RedisStore];
   }
 
   async function fencedSet(store: RedisStore, fence: Fence | undefined, value: string): Promise<unknown> {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RedisStore } from "../../../src/cluster/redis-client.js";
 import {
   SharedRateLimiter,
@@ -6,36 +6,18 @@ import {
   type SharedRateLimiterOptions,
 } from "../../../src/cluster/rate-limiter.js";
 import type { SharedLimits } from "../../../src/feishu/index.js";
-import { redisSkipReason, startRedis, type RedisServer } from "../../helpers/redis-server.js";
+import { redisSkipReason, startRedis } from "../../helpers/redis-server.js";
+import { redisSuite } from "../../helpers/redis-stores.js";
 import { sleep, waitFor } from "../../helpers/wait.js";
 
 const skip = redisSkipReason();
 
 describe.skipIf(skip)("SharedRateLimiter: Feishu's rate windows across replicas", () => {
-  let redis: RedisServer;
-  const stores: RedisStore[] = [];
-  let prefixes = 0;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    for (const store of stores) await store.close();
-  });
-
-  async function connect(url: string, keyPrefix: string, name: string): Promise<RedisStore> {
-    const store = new RedisStore({ url, keyPrefix, name });
-    stores.push(store);
-    await store.ready();
-    return store;
-  }
+  const suite = redisSuite("rate-test");
 
   /** `count` replicas' limiters, each on its own connection, sharing one fresh key prefix. */
   async function replicas(count: number, options: SharedRateLimiterOptions = {}) {
-    const keyPrefix = `rate-test-${++prefixes}:`;
-    const stores = await Promise.all(
-      Array.from({ length: count }, (_, i) => connect(redis.url, keyPrefix, `replica-${i}`)),
-    );
+    const stores = await suite.stores(count);
     return { stores, limiters: stores.map((store) => new SharedRateLimiter(store, options)) };
   }
 

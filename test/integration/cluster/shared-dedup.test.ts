@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisStore } from "../../../src/cluster/redis-client.js";
+import { describe, expect, it } from "vitest";
 import { SharedEventDedup, type SharedEventDedupOptions } from "../../../src/cluster/shared-dedup.js";
 import type { EventDedupPort, FeishuAdapter, InboundChatMessage } from "../../../src/feishu/index.js";
 import { webhookRequest, type FeishuEmulator } from "../../../src/sim/feishu/index.js";
 import { feishuAdapter, feishuEmulator, serveWebhook } from "../../helpers/feishu.js";
-import { redisSkipReason, startRedis, type RedisServer } from "../../helpers/redis-server.js";
+import { redisSkipReason } from "../../helpers/redis-server.js";
+import { redisSuite } from "../../helpers/redis-stores.js";
 import { waitFor } from "../../helpers/wait.js";
 
 // Made-up secret for a loopback test.
@@ -14,28 +14,12 @@ const content = { senderId: "ou_sender_made_up", chatId: "oc_chat_made_up", text
 const skip = redisSkipReason();
 
 describe.skipIf(skip)("SharedEventDedup: Feishu's duplicates caught across replicas", () => {
-  let redis: RedisServer;
-  const stores: RedisStore[] = [];
-  let prefixes = 0;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    for (const store of stores) await store.close();
-  });
+  const suite = redisSuite("dedup-test");
 
   /** One replica's dedup per options given, each on its own connection, sharing one fresh key prefix. */
   async function replicas(...options: SharedEventDedupOptions[]): Promise<SharedEventDedup[]> {
-    const keyPrefix = `dedup-test-${++prefixes}:`;
-    return Promise.all(
-      options.map(async (option, i) => {
-        const store = new RedisStore({ url: redis.url, keyPrefix, name: `replica-${i}` });
-        stores.push(store);
-        await store.ready();
-        return new SharedEventDedup(store, option);
-      }),
-    );
+    const stores = await suite.stores(options.length);
+    return stores.map((store, i) => new SharedEventDedup(store, options[i]));
   }
 
   it("claims on one replica only; committed, it is a duplicate everywhere, under either id", async () => {
@@ -115,25 +99,13 @@ describe.skipIf(skip)("SharedEventDedup: Feishu's duplicates caught across repli
 });
 
 describe.skipIf(skip)("two FeishuAdapters sharing a SharedEventDedup", () => {
-  let redis: RedisServer;
-  const stores: RedisStore[] = [];
-  let prefixes = 0;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    for (const store of stores) await store.close();
-  });
+  const suite = redisSuite("adapters");
 
   /** Two replicas' adapters, each with its own state folder and its own Redis connection. */
   async function twoReplicas(emu: FeishuEmulator, webhook: boolean) {
-    const keyPrefix = `adapters-${++prefixes}:`;
+    const stores = await suite.stores(2);
     return Promise.all(
-      ["r1", "r2"].map(async (name) => {
-        const store = new RedisStore({ url: redis.url, keyPrefix, name });
-        stores.push(store);
-        await store.ready();
+      stores.map(async (store) => {
         const received: InboundChatMessage[] = [];
         const { adapter } = await feishuAdapter(emu, {
           dedup: new SharedEventDedup(store),

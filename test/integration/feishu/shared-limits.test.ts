@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisStore } from "../../../src/cluster/redis-client.js";
+import { describe, expect, it } from "vitest";
+import type { RedisStore } from "../../../src/cluster/redis-client.js";
 import { SharedRateLimiter } from "../../../src/cluster/rate-limiter.js";
 import type { FeishuAdapter, OutboundLimits } from "../../../src/feishu/index.js";
 import type { FeishuEmulator } from "../../../src/sim/feishu/index.js";
 import { feishuAdapter, feishuEmulator } from "../../helpers/feishu.js";
-import { redisSkipReason, startRedis, type RedisServer } from "../../helpers/redis-server.js";
+import { redisSkipReason, startRedis } from "../../helpers/redis-server.js";
+import { redisSuite } from "../../helpers/redis-stores.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const MESSAGES = "/open-apis/im/v1/messages";
@@ -17,16 +18,7 @@ const skip = redisSkipReason();
 // Several bridge replicas in front of one Feishu (the emulator enforces its limits and says
 // when they are exceeded): the shared windows keep them together within one app's budget.
 describe.skipIf(skip)("Feishu rate limits shared by replicas through Redis", () => {
-  let redis: RedisServer;
-  const stores: RedisStore[] = [];
-  let prefixes = 0;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    for (const store of stores) await store.close();
-  });
+  const suite = redisSuite("shared-limits");
 
   type Replica = Awaited<ReturnType<typeof feishuAdapter>> & { store?: RedisStore };
 
@@ -36,15 +28,10 @@ describe.skipIf(skip)("Feishu rate limits shared by replicas through Redis", () 
     count: number,
     options: { url?: string; limits?: Partial<OutboundLimits> } = {},
   ): Promise<Replica[]> {
-    const keyPrefix = `shared-limits-${++prefixes}:`;
+    const stores = options.url ? await suite.stores(count, options.url) : [];
     return Promise.all(
       Array.from({ length: count }, async (_, i) => {
-        let store: RedisStore | undefined;
-        if (options.url) {
-          store = new RedisStore({ url: options.url, keyPrefix, name: `replica-${i}` });
-          await store.ready();
-          if (options.url === redis.url) stores.push(store);
-        }
+        const store = stores[i];
         const replica = await feishuAdapter(emu, {
           limits: options.limits,
           ...(store ? { sharedLimits: new SharedRateLimiter(store) } : {}),
@@ -71,7 +58,7 @@ describe.skipIf(skip)("Feishu rate limits shared by replicas through Redis", () 
 
   it("keeps two replicas bursting into one chat within its per-chat limit together", async () => {
     const emu = await feishuEmulator();
-    const replicaList = await replicas(emu, 2, { url: redis.url });
+    const replicaList = await replicas(emu, 2, { url: suite.redis.url });
     const adapters = replicaList.map((r) => r.adapter);
     const chat = emu.defaultChat;
     await burst(adapters, [chat], 10);
@@ -112,7 +99,9 @@ describe.skipIf(skip)("Feishu rate limits shared by replicas through Redis", () 
       emu.createChat({ members: ["bridge"] }),
       emu.createChat({ members: ["bridge"] }),
     ];
-    const adapters = (await replicas(emu, 2, { url: redis.url, limits: { appQps } })).map((r) => r.adapter);
+    const adapters = (await replicas(emu, 2, { url: suite.redis.url, limits: { appQps } })).map(
+      (r) => r.adapter,
+    );
     await burst(adapters, chats, 3);
     expect(emu.calls.filter((c) => c.code === APP_LIMITED || c.code === CHAT_LIMITED)).toEqual([]);
     for (const chatId of chats) expect(emu.messages(chatId)).toHaveLength(6);
