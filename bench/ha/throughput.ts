@@ -4,6 +4,7 @@ import { atLeast, epochMs, round, type BenchResult } from "../lib/report.js";
 import { Child, sleep } from "../relay/ipc.js";
 import { ArrivalLog, BENCH_BUDGET, GATEWAY_TOKEN, machine, writeConfig } from "../relay/world.js";
 import { HaWorld, KEY_PREFIX, SENDER } from "./world.js";
+import { throughputWorkload } from "../relay/throughput-workload.js";
 
 // The workload of `relay.throughput_envelopes_per_s` (bench/relay/throughput.ts), unchanged.
 const NODES = 10;
@@ -199,27 +200,15 @@ async function measure(side: Side): Promise<Measured> {
 
 /** As bench/relay/throughput.ts: whole lines, 10 per write, round-robin over the inboxes. */
 async function run(side: Side, tag: string, count: number, timeoutMs: number) {
-  const keys: string[] = [];
-  const batches: { file: string; text: string }[] = [];
-  const perNode = Math.ceil(count / NODES);
-  for (let i = 0; i < perNode; i += LINES_PER_WRITE) {
-    for (let k = 0; k < NODES; k++) {
-      let text = "";
-      for (let j = i; j < Math.min(i + LINES_PER_WRITE, perNode); j++) {
-        const key = `tp-${tag}-${k}-${j}`;
-        keys.push(key);
-        text += `${JSON.stringify({
-          id: key,
-          from: SENDER,
-          to: nodeName(k),
-          timestamp: "2026-02-14T18:40:00+08:00",
-          type: "message",
-          content: `第 ${j} 条消息：请帮我跑一下 benchmark 并把结果告诉我`,
-        })}\n`;
-      }
-      batches.push({ file: side.inbox(nodeName(k)), text });
-    }
-  }
+  const { keys, batches } = throughputWorkload({
+    tag,
+    count,
+    nodes: NODES,
+    linesPerWrite: LINES_PER_WRITE,
+    sender: SENDER,
+    nodeName,
+    inbox: side.inbox,
+  });
   await side.arrivals.drain();
   const cpuBefore = await side.cpuMs();
   const fakesBefore = side.arrivals.fakesCpuMs;

@@ -3,6 +3,7 @@ import { benchFolder } from "../lib/fixture.js";
 import { atLeast, epochMs, round, type BenchResult } from "../lib/report.js";
 import { Child, sleep } from "./ipc.js";
 import { ArrivalLog, BENCH_BUDGET, GATEWAY_TOKEN, machine, writeConfig } from "./world.js";
+import { throughputWorkload } from "./throughput-workload.js";
 
 const NODES = 10;
 const ENVELOPES = 10_000;
@@ -120,27 +121,15 @@ async function run(
   count: number,
   timeoutMs: number,
 ) {
-  const keys: string[] = [];
-  const batches: { file: string; text: string }[] = [];
-  const perNode = Math.ceil(count / NODES);
-  for (let i = 0; i < perNode; i += LINES_PER_WRITE) {
-    for (let k = 0; k < NODES; k++) {
-      let text = "";
-      for (let j = i; j < Math.min(i + LINES_PER_WRITE, perNode); j++) {
-        const key = `tp-${tag}-${k}-${j}`;
-        keys.push(key);
-        text += `${JSON.stringify({
-          id: key,
-          from: SENDER,
-          to: nodeName(k),
-          timestamp: "2026-02-14T18:40:00+08:00",
-          type: "message",
-          content: `第 ${j} 条消息：请帮我跑一下 benchmark 并把结果告诉我`,
-        })}\n`;
-      }
-      batches.push({ file: inbox(nodeName(k)), text });
-    }
-  }
+  const { keys, batches } = throughputWorkload({
+    tag,
+    count,
+    nodes: NODES,
+    linesPerWrite: LINES_PER_WRITE,
+    sender: SENDER,
+    nodeName,
+    inbox: inbox,
+  });
   await arrivals.drain();
   const before = await bridge.call({ type: "stats" }, "stats");
   const fakesCpuBefore = arrivals.fakesCpuMs;
