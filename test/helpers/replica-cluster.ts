@@ -266,14 +266,7 @@ export class ReplicaCluster {
         signal: result.signal,
         stderr: result.stderr.slice(-2_000),
       });
-      Object.assign(slot, {
-        child: undefined,
-        exit: undefined,
-        id: undefined,
-        pid: undefined,
-        url: undefined,
-        paused: false,
-      });
+      forget(slot);
     });
   }
 
@@ -446,14 +439,7 @@ export class ReplicaCluster {
       await exit;
       throw new Error(`replica ${i} did not exit within ${STOP_TIMEOUT_MS} ms of ${signal}`);
     }
-    Object.assign(slot, {
-      child: undefined,
-      exit: undefined,
-      id: undefined,
-      pid: undefined,
-      url: undefined,
-      paused: false,
-    });
+    forget(slot);
     return result;
   }
 
@@ -468,4 +454,16 @@ export class ReplicaCluster {
     if (!slot) throw new Error(`no replica ${i} (there are ${this.slots.length})`);
     return slot;
   }
+}
+
+/** The slot's process is gone: nothing of it is kept but its config, state and log. */
+function forget(slot: Slot): void {
+  Object.assign(slot, {
+    child: undefined,
+    exit: undefined,
+    id: undefined,
+    pid: undefined,
+    url: undefined,
+    paused: false,
+  });
 }
