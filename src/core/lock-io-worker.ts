@@ -59,8 +59,9 @@ function readRaw(file: string): RawLock | undefined {
 const appendedIds = new AppendedIds();
 
 // Lines whose id (`unlessIds[i]` for line i) the file holds already are left out, decided
-// under the lock. A newline first when the file does not end with one: a writer that died mid-line leaves a
-// fragment that becomes a line of its own (quarantined by readers) instead of swallowing ours.
+// under the lock. A newline first when the file does not end with one: a writer that died
+// mid-line leaves a fragment that becomes a line of its own (quarantined by readers) instead
+// of swallowing ours.
 function appendWhole(file: string, text: string, unlessIds?: string[]): void {
   const fd = fs.openSync(file, "a+");
   try {
