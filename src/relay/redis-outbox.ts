@@ -138,6 +138,15 @@ return {redis.call("HLEN", KEYS[3]), redis.call("XLEN", KEYS[2])}
 `,
 };
 
+/** A `put` waiting for its tick's batch: its items' ids and JSON, and its result letters. */
+interface PutRequest {
+  again: boolean;
+  ids: string[];
+  jsons: string[];
+  resolve: (codes: string) => void;
+  reject: (error: unknown) => void;
+}
+
 /** A `done` waiting for its tick's batch. */
 interface DoneRequest<T> {
   run: ConsumeRun;
@@ -174,6 +183,8 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private readonly putIds: RecentIds;
   private readonly putting = new Map<string, Promise<unknown>>();
   private readonly finishing = new Map<string, Promise<void>>();
+  /** `put` calls of this tick, written together (see `flushPuts`). */
+  private putQueue: PutRequest[] = [];
   /** `done` calls of this tick, marked together (see `flushDone`). */
   private doneQueue: DoneRequest<T>[] = [];
   /** Ids this instance finished lately, with their seq (an older entry of one is not taken again). */
@@ -231,22 +242,17 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     // Serialised first, so a payload that is not JSON fails the call before anything is written.
     const jsons = list.map((item) => JSON.stringify(storedItem(item)));
     if (list.length === 0) return [];
-    const args: (string | number)[] = [again ? "1" : "0", this.capacity];
-    list.forEach((item, index) => args.push(item.id, jsons[index]!));
-    const { stream, ids, done, seq } = this.keys;
-    const written = runScript(this.store.client, PUT, [stream, ids, done, seq], args);
+    const written = new Promise<string>((resolve, reject) => {
+      this.putQueue.push({ again, ids: list.map((item) => item.id), jsons, resolve, reject });
+      if (this.putQueue.length === 1) setImmediate(() => this.flushPuts());
+    });
     for (const item of list) this.putting.set(item.id, written);
-    let reply: unknown;
+    let codes: string;
     try {
-      reply = await written;
+      codes = await written;
     } finally {
       for (const item of list) if (this.putting.get(item.id) === written) this.putting.delete(item.id);
     }
-    this.writes++;
-    const [size, lastSeq, lines, codes] = parsePutReply(reply);
-    this.lastSize = size;
-    this.lastSeq = lastSeq;
-    this.lines = lines;
     const results = list.map((item, index): PutResult => {
       const code = codes[index];
       if (code !== "o") this.putIds.add(item.id);
@@ -256,6 +262,46 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     if (overflowed > 0)
       this.log.warn({ overflowed, capacity: this.capacity }, "outbox full: items not queued");
     return results;
+  }
+
+  /**
+   * Writes the tick's puts, in the order they were called, in one script per run of puts
+   * alike in `again` (normally one): the answers of many deliveries finishing together cost
+   * one round trip, not one each. Each call still gets its own items' results.
+   */
+  private flushPuts(): void {
+    const queued = this.putQueue.splice(0);
+    for (let start = 0; start < queued.length;) {
+      let end = start + 1;
+      while (end < queued.length && queued[end]!.again === queued[start]!.again) end++;
+      void this.writePuts(queued.slice(start, end));
+      start = end;
+    }
+  }
+
+  private async writePuts(requests: PutRequest[]): Promise<void> {
+    const args: (string | number)[] = [requests[0]!.again ? "1" : "0", this.capacity];
+    for (const { ids, jsons } of requests) ids.forEach((id, index) => args.push(id, jsons[index]!));
+    const { stream, ids, done, seq } = this.keys;
+    let codes: string;
+    try {
+      const [size, lastSeq, lines, replyCodes] = parsePutReply(
+        await runScript(this.store.client, PUT, [stream, ids, done, seq], args),
+      );
+      this.writes++;
+      this.lastSize = size;
+      this.lastSeq = lastSeq;
+      this.lines = lines;
+      codes = replyCodes;
+    } catch (error) {
+      for (const request of requests) request.reject(error);
+      return;
+    }
+    let offset = 0;
+    for (const request of requests) {
+      request.resolve(codes.slice(offset, offset + request.ids.length));
+      offset += request.ids.length;
+    }
   }
 
   /**

@@ -134,6 +134,42 @@ describe.skipIf(skip)("RedisOutbox: one target's outbox shared by replicas", () 
     expect(outbox.sourced()).toEqual([]);
   });
 
+  it("writes the puts of one tick in one script, in call order, each call with its own results", async () => {
+    const [store] = await replicas(1);
+    const outbox = await open(store!, { capacity: 4 });
+    const writesBefore = outbox.stats().writes;
+    const results = await Promise.all([
+      outbox.put([item("a"), item("b")]),
+      outbox.put(item("a")),
+      outbox.put([item("c"), item("d"), item("e")]),
+      outbox.requeue(item("f")),
+    ]);
+    expect(results).toEqual([
+      ["queued", "queued"],
+      ["duplicate"],
+      ["queued", "queued", "overflow"],
+      "overflow",
+    ]);
+    // One script for the three puts, another for the requeue (it queues done ids again).
+    expect(outbox.stats().writes - writesBefore).toBe(2);
+    await outbox.consume(await lease(store!, "r1|1"), nothing);
+    await waitFor(() => ids(outbox).length === 4, { what: "four items read" });
+    expect(ids(outbox)).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("takes an item out of its lane as soon as it is being marked done", async () => {
+    const [store] = await replicas(1);
+    const outbox = await open(store!);
+    await outbox.put([item("a"), item("b")]);
+    await outbox.consume(await lease(store!, "r1|1"), nothing);
+    await waitFor(() => ids(outbox).length === 2, { what: "two items read" });
+    const marked = outbox.done("a");
+    // Before the mark is written, the lane's next item is its head: a loop goes on at once.
+    expect(heads(outbox)).toEqual(["b"]);
+    await marked;
+    expect(ids(outbox)).toEqual(["b"]);
+  });
+
   it("requeues a done id, forgets done ids beyond rememberDone, and keeps sources", async () => {
     const [store] = await replicas(1);
     const outbox = await open(store!, { capacity: 2, rememberDone: 3 });
