@@ -42,7 +42,7 @@ import {
   watchTasks,
   type HealthCheck,
 } from "./ops/index.js";
-import { createRelay, type Relay } from "./relay/index.js";
+import { createRelay, inboxLinesHandler, type Relay } from "./relay/index.js";
 import {
   FencedMailbox,
   openSharedState,
@@ -53,7 +53,7 @@ import {
   FOLDER_ROLE,
   type SharedState,
 } from "./replica/index.js";
-import { createTasks, type Tasks, type TasksPorts } from "./tasks/index.js";
+import { concernsTasks, createTasks, type Tasks, type TasksPorts } from "./tasks/index.js";
 import type { Fence } from "./cluster/index.js";
 
 /** A replica that runs no task layer reports none. */
@@ -317,10 +317,10 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
         quarantine: countingQuarantine(metrics, new FileQuarantine(config.state.dir, undefined, logger)),
         // Tasks first (a task envelope or an answer to the bridge), then the relay, whose last
         // durable put records the line as read.
-        handler: async (envelope, meta) => {
-          await currentTasks().handleMailbox(envelope);
-          await relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end });
-        },
+        handleBatch: inboxLinesHandler(relay, {
+          concerns: (envelope) => concernsTasks(envelope, config.mailbox.self),
+          handle: (envelope) => currentTasks().handleMailbox(envelope),
+        }),
       });
       stops.push(() => tailer.stop());
     }

@@ -26,10 +26,20 @@ export interface EnvelopeMeta {
   encoding: LineEncoding;
 }
 
+/** One envelope read from an inbox, and where it came from. */
+export interface TailedEnvelope {
+  envelope: Envelope;
+  meta: EnvelopeMeta;
+}
+
 /** Where an `InboxReader` hands what it reads. */
 export interface ReadSink {
-  /** One envelope, in file order; a returned promise is awaited before the next line is read. */
-  envelope(envelope: Envelope, meta: EnvelopeMeta): void | Promise<void>;
+  /**
+   * One chunk's envelopes, in file order; awaited before anything after them is read. A chunk
+   * at a time, not a line at a time: a handler that writes to a store over the network pays
+   * one round trip for the lot instead of one per line.
+   */
+  envelopes(batch: readonly TailedEnvelope[]): Promise<void>;
   /** One line that is not an envelope. */
   quarantine(record: Omit<QuarantineRecord, "at">): void;
   /** Everything before `offset` was handed over; the reader's offset moves once this resolves. */
@@ -127,8 +137,7 @@ export class InboxReader {
 
   /**
    * Reads what was appended since the last call; returns undefined when the file is gone.
-   * Envelopes go to the sink one by one, in file order (a returned promise is awaited before
-   * the next line); after each chunk, `committed` hears the offset everything before which
+   * Envelopes go to the sink a chunk at a time, in file order; after each chunk, `committed` hears the offset everything before which
    * has been handed over, and only then does the reader's own offset move.
    */
   async readNew(sink: ReadSink): Promise<Stats | undefined> {
@@ -199,6 +208,7 @@ export class InboxReader {
       );
       if (bytesRead === 0) break;
       const chunk = this.buffer.subarray(0, bytesRead);
+      const batch: TailedEnvelope[] = [];
       let committed = -1;
       let cursor = 0;
       // One UTF-8 check for all the chunk's complete lines: a newline byte never occurs inside
@@ -241,20 +251,19 @@ export class InboxReader {
           const line = carry
             ? Buffer.concat([carry, chunk.subarray(cursor, newline)])
             : chunk.subarray(cursor, newline);
-          const pending = this.takeLine(
+          this.takeLine(
             decodeLine(lineStart === 0 ? line.subarray(bomLength(line)) : line),
             line,
             lineStart,
             end,
             sink,
+            batch,
           );
-          if (pending instanceof Promise) await pending;
         } else {
           // The fast path: decode straight from the chunk, without a copy or a second UTF-8 check.
           const stop = newline > cursor && chunk[newline - 1] === CARRIAGE_RETURN ? newline - 1 : newline;
           const decoded = { text: chunk.toString("utf8", cursor, stop), encoding: "utf-8" as const };
-          const pending = this.takeLine(decoded, undefined, lineStart, end, sink);
-          if (pending instanceof Promise) await pending;
+          this.takeLine(decoded, undefined, lineStart, end, sink, batch);
         }
         carry = undefined;
         cursor = newline + 1;
@@ -262,6 +271,7 @@ export class InboxReader {
         committed = end;
       }
       position += bytesRead;
+      if (batch.length > 0) await sink.envelopes(batch);
       if (committed >= 0) {
         await sink.committed(committed);
         this.offset = committed;
@@ -285,7 +295,8 @@ export class InboxReader {
     offset: number,
     end: number,
     sink: ReadSink,
-  ): void | Promise<void> {
+    batch: TailedEnvelope[],
+  ): void {
     if ("error" in decoded) {
       sink.quarantine({
         file: this.inbox,
@@ -308,12 +319,9 @@ export class InboxReader {
       });
       return;
     }
-    return sink.envelope(parsed.envelope, {
-      inbox: this.inbox,
-      node: this.node,
-      offset,
-      end,
-      encoding: decoded.encoding,
+    batch.push({
+      envelope: parsed.envelope,
+      meta: { inbox: this.inbox, node: this.node, offset, end, encoding: decoded.encoding },
     });
   }
 }

@@ -5,7 +5,15 @@ export {
   type NewEnvelope,
   type TailRequest,
 } from "./store.js";
-export { Tailer, type EnvelopeHandler, type TailerOptions } from "./tailer.js";
+export { Tailer, type TailerOptions } from "./tailer.js";
+export {
+  IncompleteBatch,
+  oneByOne,
+  unwrapIncomplete,
+  type EnvelopeBatchHandler,
+  type EnvelopeHandler,
+  type TailedEnvelope,
+} from "./envelope-batch.js";
 export type { EnvelopeMeta } from "./inbox-reader.js";
 export { parseEnvelopeLine, type ParsedLine } from "./envelope-line.js";
 export { decodeLine } from "./line-decoder.js";

@@ -20,7 +20,8 @@ import { assertNodeName, ensureLayout, inboxPath, mailboxLayout, type MailboxLay
 import { CallbackQuarantine, FileQuarantine, type QuarantineSink } from "./quarantine.js";
 import { readStatuses, writeOwnStatus, type NodeStatusSnapshot } from "./status.js";
 import type { TailLedger } from "./tail-ledger.js";
-import { Tailer, type EnvelopeHandler } from "./tailer.js";
+import { Tailer } from "./tailer.js";
+import type { EnvelopeBatchHandler, EnvelopeHandler } from "./envelope-batch.js";
 import { updateTaskBoard, type TaskBoardEntry } from "./task-board.js";
 import type { WatchSetting } from "./watch-mode.js";
 
@@ -43,7 +44,10 @@ export interface MailboxOptions {
 }
 
 export interface TailRequest {
-  handler: EnvelopeHandler;
+  /** Takes envelopes one at a time; or give `handleBatch`. */
+  handler?: EnvelopeHandler;
+  /** Takes a read chunk's envelopes at once; or give `handler`. */
+  handleBatch?: EnvelopeBatchHandler;
   startAt?: "start" | "end";
   /** Defaults to the persisted ledger in `state.dir`; viewers pass a `MemoryTailLedger`. */
   ledger?: TailLedger;
@@ -167,6 +171,7 @@ export class FsMailboxStore implements MailboxStore {
       quarantine:
         request.quarantine ?? new FileQuarantine(this.options.stateDir, undefined, this.options.logger),
       handler: request.handler,
+      handleBatch: request.handleBatch,
       logger: this.options.logger,
       watch: this.options.watch,
       pollMs: this.options.pollMs,

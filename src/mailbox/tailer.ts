@@ -4,27 +4,34 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import {
+  internalError,
   isoWithOffset,
   silentLogger,
   systemClock,
   type Clock,
-  type Envelope,
   type Logger,
   type TimerHandle,
 } from "../core/index.js";
-import { InboxReader, type EnvelopeMeta, type ReadSink } from "./inbox-reader.js";
+import {
+  oneByOne,
+  unwrapIncomplete,
+  type EnvelopeBatchHandler,
+  type EnvelopeHandler,
+} from "./envelope-batch.js";
+import { InboxReader, type ReadSink, type TailedEnvelope } from "./inbox-reader.js";
 import { nodeOfInboxFile, type MailboxLayout } from "./layout.js";
 import type { QuarantineRecord, QuarantineSink } from "./quarantine.js";
 import type { DeliveredEntry, InboxMemory, TailLedger } from "./tail-ledger.js";
 import { decideWatchMode, type WatchDecision, type WatchSetting } from "./watch-mode.js";
 
-export type EnvelopeHandler = (envelope: Envelope, meta: EnvelopeMeta) => void | Promise<void>;
-
 export interface TailerOptions {
   layout: MailboxLayout;
   ledger: TailLedger;
   quarantine: QuarantineSink;
-  handler: EnvelopeHandler;
+  /** Takes envelopes one at a time; or give `handleBatch`. */
+  handler?: EnvelopeHandler;
+  /** Takes a read chunk's envelopes at once (see `EnvelopeBatchHandler`); or give `handler`. */
+  handleBatch?: EnvelopeBatchHandler;
   logger?: Logger;
   watch?: WatchSetting;
   /** Poll interval in poll mode. */
@@ -73,9 +80,14 @@ export class Tailer {
   private memory = new Map<string, InboxMemory>();
   private decision: WatchDecision | undefined;
 
+  private readonly handleBatch: EnvelopeBatchHandler;
+
   constructor(private readonly options: TailerOptions) {
     this.log = (options.logger ?? silentLogger()).child({ component: "mailbox.tailer" });
     this.clock = options.clock ?? systemClock;
+    const handleBatch = options.handleBatch ?? (options.handler && oneByOne(options.handler));
+    if (!handleBatch) throw internalError("a tailer needs a handler or handleBatch");
+    this.handleBatch = handleBatch;
   }
 
   /** Counters for benchmarks and metrics. */
@@ -288,20 +300,25 @@ export class Tailer {
       reader.repeatBelow = Math.max(reader.repeatBelow, lastEnd);
       return flush().then(() => Promise.reject(error));
     };
-    const deliver = (envelope: Envelope, meta: EnvelopeMeta): void | Promise<void> => {
-      if (meta.end <= reader.repeatBelow && reader.recent.has(envelope.id)) return;
-      let result: void | Promise<void>;
+    const deliver = async (batch: readonly TailedEnvelope[]): Promise<void> => {
+      const fresh = batch.filter(
+        ({ envelope, meta }) => !(meta.end <= reader.repeatBelow && reader.recent.has(envelope.id)),
+      );
+      if (fresh.length === 0) return;
+      let handled = fresh.length;
+      let failure: { cause: unknown } | undefined;
       try {
-        result = this.options.handler(envelope, meta);
+        await this.handleBatch(fresh);
       } catch (error) {
-        return failed(error);
+        const incomplete = unwrapIncomplete(error);
+        handled = Math.min(incomplete.handled, fresh.length);
+        failure = { cause: incomplete.cause };
       }
-      // Only a promise is waited for: a handler typed `void` may still return a value.
-      if (!(result instanceof Promise)) return done(envelope.id, meta.end);
-      return result.then(() => done(envelope.id, meta.end), failed);
+      for (let index = 0; index < handled; index++) done(fresh[index]!.envelope.id, fresh[index]!.meta.end);
+      if (failure) return failed(failure.cause);
     };
     return {
-      envelope: deliver,
+      envelopes: deliver,
       quarantine: (record) => quarantined.push({ at: isoWithOffset(this.clock.now()), ...record }),
       committed: flush,
       rotated: async () => {

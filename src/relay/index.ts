@@ -18,6 +18,7 @@ export {
 } from "./relay.js";
 export type { EffectOutcome, EffectRoute, RelayMetricsPort } from "./relay-metrics.js";
 export { createRelay, type RelayConfig } from "./create-relay.js";
+export { inboxLinesHandler, type TasksFirst } from "./inbox-lines.js";
 export {
   readDeadLetters,
   deadLettersOf,

@@ -14,7 +14,7 @@ import {
 } from "../core/index.js";
 import type { Fence } from "../cluster/index.js";
 import type { GatewayClient, ObservedEvent } from "../gateway/index.js";
-import type { MailboxStore } from "../mailbox/index.js";
+import { IncompleteBatch, type MailboxStore } from "../mailbox/index.js";
 import type { RelayAction } from "./actions.js";
 import { DeadLetterDesk } from "./dead-letter-desk.js";
 import type { DeadLetter } from "./dead-letters.js";
@@ -30,6 +30,8 @@ import {
 import { fold } from "./fold.js";
 import { relayMessages } from "./messages.js";
 import { Outbox, type OutboxItem } from "./outbox.js";
+import type { OutboxSource as InboxSource } from "./outbox-journal.js";
+import type { PutResult } from "./outbox-types.js";
 import type { OutboxStore } from "./outbox-store.js";
 import { OutboxTailLedger } from "./outbox-tail-ledger.js";
 import { planAnswer } from "./plan-answer.js";
@@ -291,9 +293,55 @@ export class Relay {
     }
   }
 
-  /** A line from an inbox; resolves once its effects are durable (then the tailer may move on). */
-  handleMailbox(envelope: Envelope, source: { inbox: string; end: number }): Promise<void> {
-    return this.execute(planFromMailbox(envelope, this.ctx), source);
+  /**
+   * Lines of one inbox, in file order (a read chunk); resolves once all their effects are
+   * durable. One put per target for the lot, not one per line: among replicas each put is a
+   * round trip to Redis. Every put but the last is written first, and the last carries the
+   * lines' sources — so a written source still proves every line before it was handled (see
+   * `OutboxTailLedger`). An outbox that is full part-way throws `IncompleteBatch` naming the
+   * lines before the first one that did not fit: those are done, that one waits in its inbox.
+   */
+  async handleMailboxLines(lines: readonly { envelope: Envelope; source: InboxSource }[]): Promise<void> {
+    const perLine = lines.map(({ envelope }) => this.itemsOf(planFromMailbox(envelope, this.ctx)));
+    const groups = new Map<string, { item: OutboxItem<RelayAction>; line: number }[]>();
+    let last: string | undefined;
+    perLine.forEach((items, line) => {
+      for (const { target, item } of items) {
+        if (!groups.has(target)) groups.set(target, []);
+        groups.get(target)!.push({ item, line });
+        last = target;
+      }
+    });
+    if (last === undefined) return;
+    const lastTarget = last;
+    perLine.forEach((items, line) => {
+      const final = items.at(-1);
+      if (final && final.target === lastTarget) final.item.source = lines[line]!.source;
+    });
+    let unfit: { line: number; target: string } | undefined;
+    const put = async (target: string, entries: { item: OutboxItem<RelayAction>; line: number }[]) => {
+      const results = await this.putItems(
+        target,
+        entries.map((entry) => entry.item),
+      );
+      entries.forEach((entry, index) => {
+        if (results?.[index] !== "overflow") return;
+        this.count(entry.item, "overflow");
+        if (!unfit || entry.line < unfit.line) unfit = { line: entry.line, target };
+      });
+    };
+    const earlier = await Promise.allSettled(
+      [...groups]
+        .filter(([target]) => target !== lastTarget)
+        .map(([target, entries]) => put(target, entries)),
+    );
+    const rejected = earlier.find((outcome) => outcome.status === "rejected");
+    if (rejected) throw rejected.reason;
+    const firstUnfit = unfit?.line ?? lines.length;
+    const final = groups.get(lastTarget)!.filter((entry) => entry.line < firstUnfit);
+    if (final.length > 0) await put(lastTarget, final);
+    if (unfit)
+      throw new IncompleteBatch(unfit.line, this.outboxFull(unfit.target, lines[unfit.line]!.source));
   }
 
   stats(): Record<string, { pending: number; inFlight: number }> {
@@ -314,49 +362,61 @@ export class Relay {
    * the very last put: only once every effect of a line is written may the line count as
    * read (a crash before that re-reads it, and the puts already made come back "duplicate").
    */
-  private async execute(actions: RelayAction[], source?: { inbox: string; end: number }): Promise<void> {
+  private async execute(actions: RelayAction[]): Promise<void> {
     const byTarget = new Map<string, OutboxItem<RelayAction>[]>();
+    for (const { target, item } of this.itemsOf(actions)) {
+      if (!byTarget.has(target)) byTarget.set(target, []);
+      byTarget.get(target)!.push(item);
+    }
+    for (const [target, items] of byTarget) {
+      const results = await this.putItems(target, items);
+      const overflowed = items.filter((_, i) => results?.[i] === "overflow");
+      for (const item of overflowed) {
+        this.count(item, "overflow");
+        void this.overflowed(item.payload, this.outboxes.get(target)!.size);
+      }
+    }
+  }
+
+  /** The outbox items of actions, in order, with their targets. */
+  private itemsOf(actions: RelayAction[]): { target: string; item: OutboxItem<RelayAction> }[] {
     const now = this.clock.now();
-    for (const action of actions) {
+    return actions.map((action) => {
       // What a reply to this envelope will count on (see LoopGuard.hopAfter).
       if (action.kind !== "post" && action.envelope.hop !== undefined) {
         this.ctx.guard.rememberHop(action.envelope.id, action.envelope.hop);
       }
-      const target = targetOf(action);
-      if (!byTarget.has(target)) byTarget.set(target, []);
-      byTarget.get(target)!.push({ id: itemId(action), payload: action, enqueuedAt: now, attempts: 0 });
+      return {
+        target: targetOf(action),
+        item: { id: itemId(action), payload: action, enqueuedAt: now, attempts: 0 },
+      };
+    });
+  }
+
+  /** Puts items durably into a target's outbox and wakes its loop; undefined without one. */
+  private async putItems(target: string, items: OutboxItem<RelayAction>[]): Promise<PutResult[] | undefined> {
+    const outbox = this.outboxes.get(target);
+    if (!outbox) {
+      this.log.warn({ target }, "no outbox for this target; action dropped");
+      return undefined;
     }
-    const batches = [...byTarget];
-    if (source && batches.length > 0) batches.at(-1)![1].at(-1)!.source = source;
-    for (const [target, items] of batches) {
-      const outbox = this.outboxes.get(target);
-      if (!outbox) {
-        this.log.warn({ target }, "no outbox for this target; action dropped");
-        continue;
-      }
-      const results = await outbox.put(items);
-      this.loops.get(target)?.wake();
-      const overflowed = items.filter((_, i) => results[i] === "overflow");
-      if (overflowed.length === 0) continue;
-      if (source) {
-        for (const item of overflowed) this.count(item, "overflow");
-        // A mailbox line waits in its inbox instead: the tailer retries it, with backoff,
-        // until the outbox has room again. Nothing is dropped.
-        this.log.warn(
-          { target, inbox: source.inbox, pending: outbox.size },
-          "outbox full; the inbox line waits",
-        );
-        const details = { target, pending: outbox.size, capacity: outbox.capacity };
-        throw new ClawbridgeError("CB_OUTBOX_FULL", relayMessages.text("outboxFullError", details), {
-          fix: relayMessages.text("outboxFullFix", { target }),
-          details,
-        });
-      }
-      for (const item of overflowed) {
-        this.count(item, "overflow");
-        void this.overflowed(item.payload, outbox.size);
-      }
-    }
+    const results = await outbox.put(items);
+    this.loops.get(target)?.wake();
+    return results;
+  }
+
+  /**
+   * An inbox line whose effect found its outbox full waits in its inbox instead: the tailer
+   * retries it, with backoff, until the outbox has room again. Nothing is dropped.
+   */
+  private outboxFull(target: string, source: InboxSource): ClawbridgeError {
+    const outbox = this.outboxes.get(target)!;
+    this.log.warn({ target, inbox: source.inbox, pending: outbox.size }, "outbox full; the inbox line waits");
+    const details = { target, pending: outbox.size, capacity: outbox.capacity };
+    return new ClawbridgeError("CB_OUTBOX_FULL", relayMessages.text("outboxFullError", details), {
+      fix: relayMessages.text("outboxFullFix", { target }),
+      details,
+    });
   }
 
   private async overflowed(action: RelayAction, count: number): Promise<void> {

@@ -4,7 +4,7 @@ import type { Clock, Logger, SecretRegistry, TimerHandle } from "../core/index.j
 import { WsGatewayClient } from "../gateway/index.js";
 import { FileQuarantine, type MailboxStore, type Tailer } from "../mailbox/index.js";
 import { countingQuarantine, type Metrics } from "../ops/index.js";
-import { CHAT_TARGET, MAILBOX_TARGET, type Relay } from "../relay/index.js";
+import { CHAT_TARGET, inboxLinesHandler, MAILBOX_TARGET, type Relay } from "../relay/index.js";
 import { concernsTasks, type Tasks } from "../tasks/index.js";
 import { GatewayHost } from "./gateway-host.js";
 import { ObservedPublisher } from "./observed-stream.js";
@@ -84,12 +84,12 @@ function folderPart(options: RolePartsOptions): RolePart {
           options.metrics,
           new FileQuarantine(options.loaded.config.state.dir, undefined, logger),
         ),
-        handler: async (envelope, meta) => {
-          // Commands and task answers go to the replica running the task layer; the relay's
-          // part of the line is done here. Both are durable before the line counts as read.
-          if (concernsTasks(envelope, self)) await shared.intake.forwardMailbox(envelope);
-          await relay.handleMailbox(envelope, { inbox: meta.inbox, end: meta.end });
-        },
+        // Commands and task answers go to the replica running the task layer; the relay's
+        // part of the line is done here. Both are durable before the line counts as read.
+        handleBatch: inboxLinesHandler(relay, {
+          concerns: (envelope) => concernsTasks(envelope, self),
+          handle: (envelope) => shared.intake.forwardMailbox(envelope),
+        }),
       });
       const writeStatus = () => (fence.held() ? options.writeStatus() : Promise.resolve());
       await writeStatus();

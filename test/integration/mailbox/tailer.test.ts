@@ -3,7 +3,12 @@ import path from "node:path";
 import iconv from "iconv-lite";
 import { afterEach, describe, expect, it } from "vitest";
 import { readJournalLines } from "../../../src/core/index.js";
-import { FileTailLedger, MemoryTailLedger, type Tailer } from "../../../src/mailbox/index.js";
+import {
+  FileTailLedger,
+  IncompleteBatch,
+  MemoryTailLedger,
+  type Tailer,
+} from "../../../src/mailbox/index.js";
 import { collector, memoryStore, seedLine, sharedFixture } from "../../helpers/mailbox.js";
 import { sleep, waitFor } from "../../helpers/wait.js";
 
@@ -217,6 +222,39 @@ describe("mailbox tailer", () => {
     await sleep(100);
     expect(seen).toEqual(["a", "b", "c", "d"]);
     expect(failures).toBe(2);
+  });
+
+  it("hands a batch handler a chunk at once; after a partial failure only the unhandled lines come again", async () => {
+    const fx = sharedFixture();
+    const contents = ["a", "b", "c", "d", "e"];
+    const lines = contents.map((x, i) => seedLine("x", "b", x, `2026-02-14T18:40:0${i}+08:00`));
+    fx.write("b", `${lines.join("\n")}\n`);
+    const batches: string[][] = [];
+    const handled: string[] = [];
+    const tailer = await memoryStore(fx.root, fx.stateDir).tail({
+      startAt: "start",
+      ledger: new MemoryTailLedger(),
+      quarantine: collector().quarantine,
+      handleBatch: async (batch) => {
+        const names = batch.map(({ envelope }) => envelope.content);
+        batches.push(names);
+        if (batches.length === 1) {
+          // The first two are done, then the third fails: "outbox full".
+          handled.push(...names.slice(0, 2));
+          throw new IncompleteBatch(2, new Error("outbox full"));
+        }
+        handled.push(...names);
+      },
+    });
+    running.push(tailer);
+    await waitFor(() => handled.length === 5, {
+      what: "the retry after the partial failure",
+      timeoutMs: 5_000,
+    });
+    await sleep(100);
+    // One chunk at first (all five lines), then only the three that were not handled.
+    expect(batches).toEqual([contents, ["c", "d", "e"]]);
+    expect(handled).toEqual(contents);
   });
 
   it("by default keeps bad lines in state.dir/quarantine.jsonl with file, offset and reason", async () => {

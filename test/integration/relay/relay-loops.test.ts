@@ -126,8 +126,10 @@ describe("relay loop prevention", () => {
     world.gateways["ai-pc"].stall(true);
     world.gateways["ai-pc"].dropConnections();
     const inbox = path.join(world.root, "messages", "to-ai-pc.jsonl");
-    for (let i = 1; i <= 5; i++)
-      appendFileSync(inbox, line({ from: "nas-agent", to: "ai-pc", content: `排队 ${i}` }));
+    // In one write: the five lines are read as one chunk, whose puts overflow part-way.
+    let lines = "";
+    for (let i = 1; i <= 5; i++) lines += line({ from: "nas-agent", to: "ai-pc", content: `排队 ${i}` });
+    appendFileSync(inbox, lines);
     await waitFor(() => (bridge.relay.stats()["ai-pc"]?.pending ?? 0) === 2, { what: "a full outbox" });
     world.gateways["ai-pc"].stall(false);
     await waitFor(() => agentRuns(world, "ai-pc").filter((r) => r.message.includes("排队")).length === 5, {
@@ -141,5 +143,9 @@ describe("relay loop prevention", () => {
       "排队 4",
       "排队 5",
     ]);
+    // Each line's audit copy went into the chat outbox with the first try: posted once each.
+    const audits = () => world.emu.messages(world.auditChat).map((m) => m.text?.match(/排队 \d/)?.[0]);
+    await waitFor(() => audits().filter(Boolean).length >= 5, { what: "five audit copies" });
+    expect(audits().filter(Boolean).sort()).toEqual(["排队 1", "排队 2", "排队 3", "排队 4", "排队 5"]);
   });
 });
