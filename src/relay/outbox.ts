@@ -164,14 +164,23 @@ export class Outbox<T> implements OutboxStore<T> {
 
   /**
    * The oldest waiting item of each lane (`laneOf`), oldest first: what may start next. Costs
-   * the number of lanes, however long the backlog. Without `laneOf`, every waiting item.
+   * the number of lanes, however long the backlog. Without `laneOf`, every waiting item. An
+   * item being marked done is no longer waiting: its lane goes on while the mark is written.
    */
   *laneHeads(): IterableIterator<OutboxItem<T>> {
     if (!this.laneOf) {
-      for (const entry of this.items.values()) yield entry.item;
+      for (const entry of this.items.values()) if (!this.finishing.has(entry.item.id)) yield entry.item;
       return;
     }
-    const heads = [...this.lanes.values()].map((lane) => lane.values().next().value!);
+    const heads: Pending<T>[] = [];
+    for (const lane of this.lanes.values()) {
+      // The first that is not being marked done (almost always the very first).
+      for (const entry of lane.values()) {
+        if (this.finishing.has(entry.item.id)) continue;
+        heads.push(entry);
+        break;
+      }
+    }
     heads.sort((a, b) => a.seq - b.seq);
     for (const head of heads) yield head.item;
   }
@@ -182,6 +191,7 @@ export class Outbox<T> implements OutboxStore<T> {
     const entries = this.laneOf ? (this.lanes.get(lane)?.values() ?? [].values()) : this.items.values();
     for (const entry of entries) {
       if (items.length >= limit) break;
+      if (this.finishing.has(entry.item.id)) continue;
       if (!this.laneOf || this.laneOf(entry.item.payload) === lane) items.push(entry.item);
     }
     return items;
@@ -194,7 +204,10 @@ export class Outbox<T> implements OutboxStore<T> {
   /** Marks an item delivered; resolves once that is written. Unknown or already done ids are ignored. */
   async done(id: string): Promise<void> {
     this.assertOpen();
-    await this.putting.get(id);
+    const putting = this.putting.get(id);
+    if (putting) return putting.then(() => this.done(id));
+    // From here on synchronous up to the append: the item leaves its lane (see `laneHeads`)
+    // before the caller's next step, so a loop that goes on at once never starts it again.
     const finishing = this.finishing.get(id);
     if (finishing) return finishing;
     const entry = this.items.get(id);

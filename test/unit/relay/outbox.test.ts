@@ -211,4 +211,28 @@ describe("Outbox", () => {
     await reloaded.done("b1");
     expect([...reloaded.laneHeads()].map((i) => i.id)).toEqual(["a2", "c1"]);
   });
+
+  it("takes an item out of its lane as soon as it is being marked done, and back if the mark fails", async () => {
+    const dir = tempDir();
+    const laneOf = (payload: Payload) => payload.text.split(":")[0]!;
+    const outbox = new Outbox<Payload>({
+      dir,
+      target: "ai-pc",
+      capacity: 10,
+      clock: new ManualClock(),
+      laneOf,
+    });
+    await outbox.load();
+    await outbox.put(["a1", "a2", "a3"].map((id) => ({ ...item(id), payload: { text: `a:${id}` } })));
+    const marked = outbox.done("a1");
+    // Before the mark is written the lane's next item is its head: the loop goes on at once.
+    expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["a2"]);
+    expect(outbox.laneItems("a", 10).map((i) => i.id)).toEqual(["a2", "a3"]);
+    await marked;
+    expect(ids(outbox)).toEqual(["a2", "a3"]);
+    // A mark that cannot be written leaves the item where it was: it is delivered again.
+    rmSync(dir, { recursive: true, force: true });
+    await expect(outbox.done("a2")).rejects.toThrow();
+    expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["a2"]);
+  });
 });
