@@ -9,7 +9,7 @@
  * there already (it always answers true).
  */
 export class RecentIds {
-  private readonly ring: (string | undefined)[];
+  private readonly ring: string[];
   private next = 0;
   /** Id → how often it is in the ring (an id added twice stays until both copies are gone). */
   private index: Map<string, number> | undefined;
@@ -19,7 +19,9 @@ export class RecentIds {
     private readonly options: { indexLazily?: boolean } = {},
   ) {
     if (capacity < 1) throw new RangeError("capacity must be at least 1");
-    this.ring = new Array<string | undefined>(capacity);
+    // Grown as ids come, not allocated at capacity: an outbox remembers up to millions of done
+    // ids, and each replica keeps one such set per target whether or not it ever fills.
+    this.ring = [];
     if (!options.indexLazily) this.index = new Map();
   }
 
@@ -30,8 +32,14 @@ export class RecentIds {
   /** Returns false when the id was already there (always true while a lazy index is not built). */
   add(id: string): boolean {
     const index = this.index;
+    if (index && !this.options.indexLazily && index.has(id)) return false;
+    if (this.ring.length < this.capacity) {
+      // Not full yet: the ring is in insertion order, and `next` stays 0 (the oldest).
+      this.ring.push(id);
+      index?.set(id, (index.get(id) ?? 0) + 1);
+      return true;
+    }
     if (index) {
-      if (!this.options.indexLazily && index.has(id)) return false;
       const evicted = this.ring[this.next];
       if (evicted !== undefined) {
         const count = index.get(evicted)!;
@@ -51,8 +59,9 @@ export class RecentIds {
 
   /** The ids, oldest first. */
   *values(): IterableIterator<string> {
-    for (let i = 0; i < this.capacity; i++) {
-      const id = this.ring[(this.next + i) % this.capacity];
+    const length = this.ring.length;
+    for (let i = 0; i < length; i++) {
+      const id = this.ring[(this.next + i) % length];
       if (id !== undefined) yield id;
     }
   }

@@ -35,6 +35,23 @@ describe("RecentIds", () => {
     expect(recent.add("d")).toBe(false);
     expect(recent.size).toBe(3);
   });
+
+  it("gives its ids oldest first, before and after it fills, also with a lazy index", () => {
+    for (const indexLazily of [false, true]) {
+      const recent = new RecentIds(4, { indexLazily });
+      for (const id of ["a", "b", "c"]) recent.add(id);
+      expect([...recent.values()]).toEqual(["a", "b", "c"]);
+      for (const id of ["d", "e", "f"]) recent.add(id);
+      expect([...recent.values()]).toEqual(["c", "d", "e", "f"]);
+      expect(recent.has("b")).toBe(false);
+      expect(recent.has("c")).toBe(true);
+      expect(recent.size).toBe(4);
+    }
+    // A large capacity costs nothing until ids come.
+    const roomy = new RecentIds(5_000_000);
+    roomy.add("x");
+    expect([...roomy.values()]).toEqual(["x"]);
+  });
 });
 
 describe("ManualClock", () => {
