@@ -10,7 +10,9 @@ export { FencedMailbox } from "./fenced-mailbox.js";
 export {
   ReplicaRoles,
   nodeRole,
+  replicaRoleGroups,
   FOLDER_ROLE,
+  FOLDER_WEIGHT,
   CHAT_ROLE,
   TASKS_ROLE,
   type RolePart,
