@@ -1,8 +1,8 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { assignGroups } from "../../src/cluster/index.js";
-import { CHAT_ROLE, FOLDER_ROLE, nodeRole, replicaRoleGroups, TASKS_ROLE } from "../../src/replica/index.js";
+import { assignRoles } from "../../src/cluster/index.js";
+import { CHAT_ROLE, FOLDER_ROLE, nodeRole, TASKS_ROLE } from "../../src/replica/index.js";
 import { startRedis, stopAllRedis, type RedisServer } from "../../test/helpers/redis-server.js";
 import { benchFolder } from "../lib/fixture.js";
 import { Child, sleep } from "../relay/ipc.js";
@@ -166,7 +166,10 @@ export class HaWorld {
     for (;;) {
       const running = this.slots.flatMap((slot) => (slot.id ? [slot.id] : [])).sort();
       const [live, owners] = await Promise.all([this.liveReplicas(), this.owners()]);
-      const wanted = assignGroups(replicaRoleGroups(this.nodes), running);
+      const wanted = new Map([
+        ...assignRoles(this.nodes.map(nodeRole), running),
+        ...assignRoles(SINGLETON_ROLES, running),
+      ]);
       const settled =
         JSON.stringify(live) === JSON.stringify(running) &&
         [...wanted].every(([role, owner]) => owners.get(role) === owner);

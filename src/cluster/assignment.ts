@@ -54,32 +54,6 @@ export function assignRoles(
   return assignment;
 }
 
-/** Roles spread over the replicas together: `node:*` are one group, the singletons another. */
-export interface RoleGroup {
-  name: string;
-  /** Unique across groups. */
-  roles: readonly string[];
-  /**
-   * How many roles of the groups after this one a role of it counts as on its holder (default
-   * none: each group is spread on its own). Groups are assigned in the order given.
-   */
-  weighs?: Readonly<Record<string, number>>;
-}
-
-/** Role → the replica that should hold it, over every group ({@link assignRoles} each, in order). */
-export function assignGroups(groups: readonly RoleGroup[], replicas: readonly string[]): Map<string, string> {
-  const owners = new Map<string, string>();
-  const carried = new Map<string, number>();
-  for (const group of groups) {
-    for (const [role, owner] of assignRoles(group.roles, replicas, carried)) {
-      owners.set(role, owner);
-      const weight = group.weighs?.[role] ?? 0;
-      if (weight > 0) carried.set(owner, (carried.get(owner) ?? 0) + weight);
-    }
-  }
-  return owners;
-}
-
 /** The roles `replica` should hold under {@link assignRoles}. */
 export function rolesOf(assignment: ReadonlyMap<string, string>, replica: string): string[] {
   return [...assignment].filter(([, owner]) => owner === replica).map(([role]) => role);

@@ -1,5 +1,5 @@
 import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../core/index.js";
-import { assignGroups, type RoleGroup } from "./assignment.js";
+import { assignRoles } from "./assignment.js";
 import type { Fence } from "./fence.js";
 import { Lease } from "./lease.js";
 import type { RedisStore } from "./redis-client.js";
@@ -7,6 +7,18 @@ import type { ReplicaRegistry } from "./replica-registry.js";
 
 /** Why a replica stops working for a role. */
 export type ReleaseReason = "rebalance" | "lost" | "stop";
+
+/** Roles spread over the replicas together: `node:*` are one group, the singletons another. */
+export interface RoleGroup {
+  name: string;
+  /** Unique across groups. */
+  roles: readonly string[];
+  /**
+   * How many roles of the groups after this one a role of it counts as on its holder (default
+   * none: each group is spread on its own). Groups are assigned in the order given.
+   */
+  weighs?: Readonly<Record<string, number>>;
+}
 
 export interface RoleManagerOptions {
   store: RedisStore;
@@ -34,7 +46,7 @@ const SLOW_RELEASE_MS = 10_000;
  * Which roles this replica holds, kept in step with the others through Redis.
  *
  * Every tick: renew what it holds, heartbeat, read the live replicas, compute the same
- * assignment every replica computes ({@link assignGroups}), hand over what is now someone else's
+ * assignment every replica computes ({@link assignRoles}), hand over what is now someone else's
  * (the app stops first, then the lease is deleted so the next owner need not wait for it to
  * expire), and try to take what is now its own (which fails until the previous holder has let
  * go or its lease expired: retried next tick).
@@ -223,7 +235,16 @@ export class RoleManager {
 
   /** Role → the replica that should hold it, over every group. */
   private desiredOwners(replicas: string[]): Map<string, string> {
-    return assignGroups(this.groups, replicas);
+    const owners = new Map<string, string>();
+    const carried = new Map<string, number>();
+    for (const group of this.groups) {
+      for (const [role, owner] of assignRoles(group.roles, replicas, carried)) {
+        owners.set(role, owner);
+        const weight = group.weighs?.[role] ?? 0;
+        if (weight > 0) carried.set(owner, (carried.get(owner) ?? 0) + weight);
+      }
+    }
+    return owners;
   }
 
   /** Drops every role whose lease the local clock no longer vouches for. */

@@ -10,9 +10,7 @@ export { FencedMailbox } from "./fenced-mailbox.js";
 export {
   ReplicaRoles,
   nodeRole,
-  replicaRoleGroups,
   FOLDER_ROLE,
-  FOLDER_WEIGHT,
   CHAT_ROLE,
   TASKS_ROLE,
   type RolePart,

@@ -4,7 +4,6 @@ import {
   type RedisStore,
   type ReleaseReason,
   type ReplicaRegistry,
-  type RoleGroup,
 } from "../cluster/index.js";
 import type { Clock, Logger } from "../core/index.js";
 
@@ -23,21 +22,6 @@ export const TASKS_ROLE = "tasks";
  * (11 / 11 / 8).
  */
 export const FOLDER_WEIGHT = 3;
-
-/**
- * The roles of a team of replicas, in the order they are placed: the singletons first, so
- * the folder's weight is known when the nodes are spread.
- */
-export function replicaRoleGroups(gatewayNodes: readonly string[]): RoleGroup[] {
-  return [
-    {
-      name: "singletons",
-      roles: [FOLDER_ROLE, CHAT_ROLE, TASKS_ROLE],
-      weighs: { [FOLDER_ROLE]: FOLDER_WEIGHT },
-    },
-    { name: "nodes", roles: gatewayNodes.map(nodeRole) },
-  ];
-}
 
 /** A node's gateway connection, its deliveries and what its agent says. */
 export function nodeRole(node: string): string {
@@ -85,7 +69,14 @@ export class ReplicaRoles {
       store: options.store,
       registry: options.registry,
       replicaId: options.replicaId,
-      groups: replicaRoleGroups(options.gatewayNodes),
+      groups: [
+        {
+          name: "singletons",
+          roles: [FOLDER_ROLE, CHAT_ROLE, TASKS_ROLE],
+          weighs: { [FOLDER_ROLE]: FOLDER_WEIGHT },
+        },
+        { name: "nodes", roles: options.gatewayNodes.map(nodeRole) },
+      ],
       ttlMs: options.leaseMs,
       ...(options.clock ? { clock: options.clock } : {}),
       logger: options.logger,
