@@ -13,11 +13,6 @@ export interface RoleGroup {
   name: string;
   /** Unique across groups. */
   roles: readonly string[];
-  /**
-   * How many roles of the groups after this one a role of it counts as on its holder (default
-   * none: each group is spread on its own). Groups are assigned in the order given.
-   */
-  weighs?: Readonly<Record<string, number>>;
 }
 
 export interface RoleManagerOptions {
@@ -236,13 +231,8 @@ export class RoleManager {
   /** Role → the replica that should hold it, over every group. */
   private desiredOwners(replicas: string[]): Map<string, string> {
     const owners = new Map<string, string>();
-    const carried = new Map<string, number>();
     for (const group of this.groups) {
-      for (const [role, owner] of assignRoles(group.roles, replicas, carried)) {
-        owners.set(role, owner);
-        const weight = group.weighs?.[role] ?? 0;
-        if (weight > 0) carried.set(owner, (carried.get(owner) ?? 0) + weight);
-      }
+      for (const [role, owner] of assignRoles(group.roles, replicas)) owners.set(role, owner);
     }
     return owners;
   }

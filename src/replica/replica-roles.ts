@@ -14,15 +14,6 @@ export const CHAT_ROLE = "chat";
 /** Commands, buttons, the task queue and its cards: the task layer, on one replica. */
 export const TASKS_ROLE = "tasks";
 
-/**
- * How many nodes the folder counts as on its holder, which takes that many fewer: it reads
- * every inbox and makes every append for the whole team. Measured (10 nodes, 3 replicas, all
- * traffic through the mailbox): about four nodes' deliveries, and its holder's own nodes
- * lagged ~1 s behind the others'. Three keeps 30 nodes on 3 replicas within max ÷ min 1.5
- * (11 / 11 / 8).
- */
-export const FOLDER_WEIGHT = 3;
-
 /** A node's gateway connection, its deliveries and what its agent says. */
 export function nodeRole(node: string): string {
   return `node:${node}`;
@@ -70,12 +61,8 @@ export class ReplicaRoles {
       registry: options.registry,
       replicaId: options.replicaId,
       groups: [
-        {
-          name: "singletons",
-          roles: [FOLDER_ROLE, CHAT_ROLE, TASKS_ROLE],
-          weighs: { [FOLDER_ROLE]: FOLDER_WEIGHT },
-        },
         { name: "nodes", roles: options.gatewayNodes.map(nodeRole) },
+        { name: "singletons", roles: [FOLDER_ROLE, CHAT_ROLE, TASKS_ROLE] },
       ],
       ttlMs: options.leaseMs,
       ...(options.clock ? { clock: options.clock } : {}),

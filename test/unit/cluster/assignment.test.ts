@@ -34,30 +34,6 @@ describe("assignRoles: bounded-load rendezvous hashing", () => {
     expect(loads(assignRoles(nodes(7), two), two).sort()).toEqual([3, 4]);
   });
 
-  it("gives a preloaded replica (the folder's holder) that many fewer roles, and places every role", () => {
-    const three = replicaIds(3, "pre-");
-    const holder = three[1]!;
-    const preload = new Map([[holder, 3]]);
-    // 30 nodes: 8 on the folder's holder, 11 on each other (33 ÷ 3), within max ÷ min 1.5.
-    const thirty = loads(assignRoles(nodes(30), three, preload), three);
-    expect(thirty[1]).toBe(8);
-    expect(thirty.filter((_, i) => i !== 1)).toEqual([11, 11]);
-    // 10 nodes: 13 ÷ 3, so one or two on the holder, four or five on the others.
-    const ten = loads(assignRoles(nodes(10), three, preload), three);
-    expect(ten.reduce((sum, count) => sum + count, 0)).toBe(10);
-    expect(ten[1]).toBeLessThanOrEqual(2);
-    for (const [i, count] of ten.entries()) if (i !== 1) expect(count).toBeGreaterThanOrEqual(4);
-    // Fewer roles than the preload: the holder takes none and the rest still find a place.
-    expect(loads(assignRoles(nodes(4), three, preload), three)).toEqual([2, 0, 2]);
-    const two = three.slice(0, 2);
-    const twoLoads = loads(assignRoles(nodes(4), two, new Map([[two[0]!, 3]])), two);
-    expect(twoLoads[0]).toBeLessThanOrEqual(1);
-    expect(twoLoads[0]! + twoLoads[1]!).toBe(4);
-    // The same answer on every replica, whatever order they list things in.
-    const again = assignRoles([...nodes(30)].reverse(), [...three].reverse(), preload);
-    expect([...again].sort()).toEqual([...assignRoles(nodes(30), three, preload)].sort());
-  });
-
   it("keeps max ÷ min ≤ 1.5 whenever there are at least twice as many roles as replicas", () => {
     for (let replicaCount = 1; replicaCount <= 7; replicaCount++) {
       for (let roleCount = 2 * replicaCount; roleCount <= 40; roleCount++) {
