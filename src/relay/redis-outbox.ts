@@ -347,6 +347,9 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   async stopConsuming(): Promise<void> {
     const run = this.run;
     if (!run) return;
+    // Done marks on the way are written while this replica still holds the target: a lane
+    // goes on without waiting for them (see Relay.markDone), so they may still be out.
+    await Promise.allSettled([...this.finishing.values()]);
     this.run = undefined;
     run.stopped = true;
     run.halt();
