@@ -20,6 +20,20 @@ async function open(dir: string, capacity = 10, extra: { rememberDone?: number }
   return outbox;
 }
 
+/** An outbox whose items' lane is the part of their text before ":". */
+async function openWithLanes(dir: string) {
+  const laneOf = (payload: Payload) => payload.text.split(":")[0]!;
+  const outbox = new Outbox<Payload>({
+    dir,
+    target: "ai-pc",
+    capacity: 10,
+    clock: new ManualClock(),
+    laneOf,
+  });
+  await outbox.load();
+  return outbox;
+}
+
 const ids = (outbox: Outbox<Payload>) => outbox.pending().map((i) => i.id);
 /** The journal's records as written (its header line left out). */
 const journalLines = (outbox: Outbox<Payload>) =>
@@ -184,18 +198,7 @@ describe("Outbox", () => {
 
   it("laneHeads gives the oldest waiting item of each lane, oldest first, also after a reload", async () => {
     const dir = tempDir();
-    const laneOf = (payload: Payload) => payload.text.split(":")[0]!;
-    const make = async () => {
-      const outbox = new Outbox<Payload>({
-        dir,
-        target: "ai-pc",
-        capacity: 10,
-        clock: new ManualClock(),
-        laneOf,
-      });
-      await outbox.load();
-      return outbox;
-    };
+    const make = () => openWithLanes(dir);
     const outbox = await make();
     const put = (id: string, lane: string) => outbox.put({ ...item(id), payload: { text: `${lane}:${id}` } });
     await put("a1", "a");
@@ -214,15 +217,7 @@ describe("Outbox", () => {
 
   it("takes an item out of its lane as soon as it is being marked done, and back if the mark fails", async () => {
     const dir = tempDir();
-    const laneOf = (payload: Payload) => payload.text.split(":")[0]!;
-    const outbox = new Outbox<Payload>({
-      dir,
-      target: "ai-pc",
-      capacity: 10,
-      clock: new ManualClock(),
-      laneOf,
-    });
-    await outbox.load();
+    const outbox = await openWithLanes(dir);
     await outbox.put(["a1", "a2", "a3"].map((id) => ({ ...item(id), payload: { text: `a:${id}` } })));
     const marked = outbox.done("a1");
     // Before the mark is written the lane's next item is its head: the loop goes on at once.
