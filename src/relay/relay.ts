@@ -358,9 +358,9 @@ export class Relay {
   }
 
   /**
-   * Puts every action durably into its outbox, target by target. The inbox source goes on
-   * the very last put: only once every effect of a line is written may the line count as
-   * read (a crash before that re-reads it, and the puts already made come back "duplicate").
+   * Puts every action durably into its outbox, target by target (inbox lines go through
+   * `handleMailboxLines`, which also records how far the inbox was read). What finds its
+   * outbox full is not queued, and said where it came from.
    */
   private async execute(actions: RelayAction[]): Promise<void> {
     const byTarget = new Map<string, OutboxItem<RelayAction>[]>();
