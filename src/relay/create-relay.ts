@@ -3,7 +3,7 @@ import { DEFAULT_LOCALE, isoWithOffset, newId, systemClock, type Locale } from "
 import { AddressBook } from "./addressing.js";
 import { describeStop, LoopGuard } from "./loop-guard.js";
 import { relayMessages } from "./messages.js";
-import { Relay, type RelayPorts } from "./relay.js";
+import { Relay, type RelayOptions, type RelayPorts } from "./relay.js";
 import type { RelayContext, RelayNode } from "./relay-context.js";
 
 /** The parts of the config the relay reads. */
@@ -14,9 +14,13 @@ export type RelayConfig = Pick<Config, "nodes" | "mailbox" | "relay" | "state"> 
 /**
  * Builds the relay from the config: the nodes as the routes see them, the address book, the
  * loop guard, the localised texts, and the outboxes behind them. The composition root only
- * hands over the ports (mailbox, gateways, chat, logger, clock).
+ * hands over the ports (mailbox, gateways, chat, logger, clock); `tuning` is for tests.
  */
-export function createRelay(config: RelayConfig, ports: RelayPorts): Relay {
+export function createRelay(
+  config: RelayConfig,
+  ports: RelayPorts,
+  tuning: Pick<RelayOptions, "appendLingerMs"> = {},
+): Relay {
   const clock = ports.clock ?? systemClock;
   const locale = config.feishu?.locale ?? DEFAULT_LOCALE;
   const t = relayMessages.t(locale);
@@ -58,5 +62,6 @@ export function createRelay(config: RelayConfig, ports: RelayPorts): Relay {
     outboxPerNode: config.relay.outboxPerNode,
     runTimeoutMs: config.relay.runTimeoutMs,
     locale,
+    ...tuning,
   });
 }

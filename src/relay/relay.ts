@@ -81,6 +81,8 @@ export interface RelayOptions {
   locale?: Locale;
   /** How often waiting `clawbridge state retry` requests are looked for; default 2 s. */
   retryPollMs?: number;
+  /** See `APPEND_LINGER_MS` (its default); tests lengthen it to see the gathering. */
+  appendLingerMs?: number;
 }
 
 type Work = { id: string; lane: string } & OutboxItem<RelayAction>;
@@ -91,6 +93,12 @@ export const MAILBOX_TARGET = "_mailbox";
 export const CHAT_TARGET = "_chat";
 /** Inbox lines of one lane written in one locked append at most. */
 const APPEND_BATCH = 256;
+/**
+ * An inbox appended to again this soon after its last append waits out the rest of it: under
+ * load the lines gather into one locked append (a lock take, a write, a watcher event and a
+ * done mark each) instead of a few lines each time. An idle inbox is written at once.
+ */
+const APPEND_LINGER_MS = 10;
 /** Posts whose message id is kept for a later post to thread under (see `place.replyToPost`). */
 const SENT_POSTS_KEPT = 2_000;
 
@@ -460,6 +468,9 @@ export class Relay {
     return loop;
   }
 
+  /** When each inbox lane last started an append (`performance.now()`), for `APPEND_LINGER_MS`. */
+  private readonly lastAppendAt = new Map<string, number>();
+
   private async perform(outbox: OutboxStore<RelayAction>, item: Work): Promise<void> {
     outbox.attempt(item.id);
     const action = item.payload;
@@ -532,6 +543,7 @@ export class Relay {
    * so one bad line is judged on its own and never takes the others down with it.
    */
   private async appendLane(outbox: OutboxStore<RelayAction>, head: Work): Promise<void> {
+    await this.lingerOnBusyLane(head.lane);
     const items = outbox.laneItems(head.lane, APPEND_BATCH);
     const batch = items.length > 0 && items[0]!.id === head.id ? items : [head];
     const write = async (list: OutboxItem<RelayAction>[]) => {
@@ -560,6 +572,19 @@ export class Relay {
       );
       await write([head]);
     }
+  }
+  /**
+   * Waits out the linger (`APPEND_LINGER_MS`) since the lane's last append. A timer of its own, not the
+   * relay's clock: it only paces writes, and a test's frozen clock must not stop them.
+   */
+  private async lingerOnBusyLane(lane: string): Promise<void> {
+    const last = this.lastAppendAt.get(lane);
+    const linger = this.options.appendLingerMs ?? APPEND_LINGER_MS;
+    const wait = last === undefined ? 0 : last + linger - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    this.lastAppendAt.set(lane, performance.now());
+    // One entry per inbox ever appended to: bounded by the mailbox's nodes, but forget old ones.
+    if (this.lastAppendAt.size > 1_000) this.lastAppendAt.delete(this.lastAppendAt.keys().next().value!);
   }
 }
 

@@ -1,0 +1,73 @@
+import { existsSync, readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { configSchema } from "../../../src/config/index.js";
+import { silentLogger, type Envelope } from "../../../src/core/index.js";
+import type { MailboxStore } from "../../../src/mailbox/index.js";
+import { createRelay, type Relay, type RelayAction } from "../../../src/relay/index.js";
+import { memoryStore, sharedFixture } from "../../helpers/mailbox.js";
+import { waitFor } from "../../helpers/wait.js";
+
+// Appends to one inbox under load gather into one locked append (relay.ts, APPEND_LINGER_MS):
+// the test lengthens the linger to a second so the gathering does not depend on timing.
+const LINGER_MS = 1_000;
+
+const append = (n: number): RelayAction => ({
+  kind: "append",
+  envelope: {
+    id: `answer-${n}`,
+    from: "ai-pc",
+    to: "nas-agent",
+    timestamp: "2026-12-05T09:00:00+08:00",
+    type: "message",
+    content: `第 ${n} 条回答`,
+  } as Envelope,
+});
+
+describe("appends to a busy inbox", () => {
+  let relay: Relay | undefined;
+  afterEach(async () => {
+    await relay?.stop();
+    relay = undefined;
+  });
+
+  it("are written at once when the inbox was idle, and gathered into one append while it is busy", async () => {
+    const fixture = sharedFixture();
+    const store = memoryStore(fixture.root, fixture.stateDir);
+    // The real store, with its locked appends counted on the way.
+    const appends: number[] = [];
+    const counted: MailboxStore = Object.assign(Object.create(store) as MailboxStore, {
+      appendMany: (envelopes: Parameters<MailboxStore["appendMany"]>[0]) => {
+        appends.push(envelopes.length);
+        return store.appendMany(envelopes);
+      },
+    });
+    const config = configSchema.parse({
+      mailbox: { root: fixture.root },
+      state: { dir: fixture.stateDir },
+      nodes: [{ name: "nas-agent" }],
+    });
+    relay = createRelay(
+      config,
+      { mailbox: counted, gateways: new Map(), logger: silentLogger() },
+      { appendLingerMs: LINGER_MS },
+    );
+    await relay.start();
+    const ids = () =>
+      existsSync(fixture.inbox("nas-agent"))
+        ? readFileSync(fixture.inbox("nas-agent"), "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => (JSON.parse(line) as { id: string }).id)
+        : [];
+
+    await relay.submit([append(1)]);
+    // Well within the linger: an idle inbox does not wait.
+    await waitFor(() => ids().length === 1, { timeoutMs: LINGER_MS / 2, what: "the first answer" });
+    // Three more, each on its own, while the inbox was appended to a moment ago.
+    for (const n of [2, 3, 4]) await relay.submit([append(n)]);
+    await waitFor(() => ids().length === 4, { timeoutMs: 5 * LINGER_MS, what: "all four answers" });
+
+    expect(ids()).toEqual(["answer-1", "answer-2", "answer-3", "answer-4"]);
+    expect(appends).toEqual([1, 3]);
+  });
+});
