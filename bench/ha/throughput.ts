@@ -19,6 +19,11 @@ const WARMUP_TIMEOUT_MS = 30_000;
 const SETTLE_MS = 30_000;
 const POLL_MS = 25;
 const GOAL_RATIO = 0.8;
+// The comparison is made this many times, each time one process and then the replicas, and
+// the round with the median ratio is reported: this machine's speed drifts by up to 1.6×
+// within a minute (the same code measured 0.55–0.92 in single rounds), and one round
+// judged whichever side happened to run in the slower stretch.
+const ROUNDS = 3;
 
 const nodeName = (k: number) => `node-${k}`;
 const nodes = Array.from({ length: NODES }, (_, k) => nodeName(k));
@@ -48,13 +53,19 @@ interface Measured {
 
 /**
  * Issue 15: the relay's sustained throughput (mailbox → 10 nodes, 10,000 envelopes, as
- * `relay.throughput_envelopes_per_s`) once against one bridge process on the file store and
- * once against three replica processes on one Redis, in the same run on the same machine
- * (the replicas share its cores). The goal is the ratio: three replicas ≥ 0.8 × one process.
+ * `relay.throughput_envelopes_per_s`) against one bridge process on the file store and then
+ * against three replica processes on one Redis, in the same run on the same machine (the
+ * replicas share its cores), in `ROUNDS` rounds. The goal is the ratio: three replicas ≥ 0.8 ×
+ * one process.
  */
 export async function throughputBenchmarks(): Promise<BenchResult[]> {
-  const single = await measureSingle();
-  const replicas = await measureReplicas();
+  const rounds: { single: Measured; replicas: Measured; ratio: number }[] = [];
+  for (let k = 0; k < ROUNDS; k++) {
+    const single = await measureSingle();
+    const replicas = await measureReplicas();
+    rounds.push({ single, replicas, ratio: replicas.perSecond / single.perSecond });
+  }
+  const { single, replicas, ratio } = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(ROUNDS / 2)]!;
   const context = (m: Measured) => ({
     received: m.received,
     notArrived: ENVELOPES - m.received,
@@ -79,13 +90,18 @@ export async function throughputBenchmarks(): Promise<BenchResult[]> {
     bridgeCpuMsPerEnvelope: round(m.bridgeCpuMs / ENVELOPES),
   });
   const shared = {
+    rounds: rounds.map((r) => ({
+      ratio: round(r.ratio),
+      replicasPerS: round(r.replicas.perSecond),
+      singlePerS: round(r.single.perSecond),
+    })),
+    reported: "the round with the median ratio",
     envelopes: ENVELOPES,
     nodes: NODES,
     warmup: WARMUP_ENVELOPES,
     measured: "first write → last agent request received at the fakes (as relay.throughput_envelopes_per_s)",
     ...machine(),
   };
-  const ratio = replicas.perSecond / single.perSecond;
   return [
     {
       name: "ha.throughput_envelopes_per_s",
