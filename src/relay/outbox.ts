@@ -1,5 +1,6 @@
-// Longer than our usual file: the outbox's in-memory indexes (items, lanes, done ids, writes
-// in flight) must change together with each journal record, so they stay in one class.
+// Longer than our usual file: the outbox's in-memory state (pending items, done ids, writes in
+// flight) must change together with each journal record, so it stays in one class; the
+// lane index is lane-view.ts, shared with the Redis store.
 import path from "node:path";
 import { internalError, Journal, silentLogger, systemClock, type Clock, type Logger } from "../core/index.js";
 import {
@@ -9,16 +10,12 @@ import {
   type JournalRecord,
   type OutboxSource,
 } from "./outbox-journal.js";
+import { LaneView, type LaneEntry } from "./lane-view.js";
 import type { OutboxStore } from "./outbox-store.js";
 import type { OutboxItem, OutboxOptions, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
 
 export type { OutboxSource } from "./outbox-journal.js";
 export type { OutboxItem, OutboxOptions, OutboxStats, PutResult, SourcedId } from "./outbox-types.js";
-
-interface Pending<T> {
-  item: OutboxItem<T>;
-  seq: number;
-}
 
 interface DoneInfo {
   seq?: number;
@@ -43,11 +40,8 @@ export class Outbox<T> implements OutboxStore<T> {
   private readonly rememberDone: number;
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly items = new Map<string, Pending<T>>();
-  /** With `laneOf`: the same items by lane, each lane oldest first (insertion order is seq order). */
-  private readonly lanes = new Map<string, Map<string, Pending<T>>>();
-  // Typed on `unknown` so an Outbox<X> still passes for an Outbox<unknown> (the tail ledger's view).
-  private readonly laneOf?: (payload: unknown) => string;
+  /** The pending items, in seq order and by lane (`laneOf`). */
+  private readonly view: LaneView<T>;
   /** Done ids, oldest first (a Map keeps insertion order), at most `rememberDone`. */
   private readonly doneIds = new Map<string, DoneInfo>();
   /** Ids whose `put` / `done` is being written, with the write that carries it. */
@@ -67,7 +61,7 @@ export class Outbox<T> implements OutboxStore<T> {
     this.file = path.join(options.dir, outboxFileName(options.target));
     this.log = (options.logger ?? silentLogger()).child({ component: "relay.outbox", target: this.target });
     this.clock = options.clock ?? systemClock;
-    this.laneOf = options.laneOf as ((payload: unknown) => string) | undefined;
+    this.view = new LaneView<T>(options.laneOf as ((payload: unknown) => string) | undefined);
     this.journal = new Journal({
       file: this.file,
       ...OUTBOX_JOURNAL,
@@ -90,9 +84,12 @@ export class Outbox<T> implements OutboxStore<T> {
     this.state = "open";
     if (bad > 0)
       this.log.warn({ file: this.file, bad }, "outbox journal had unreadable lines; they were ignored");
-    if (this.items.size > this.capacity) {
+    if (this.view.items.size > this.capacity) {
       // A lowered `outboxPerNode`: what was accepted stays; new puts overflow until it drains.
-      this.log.warn({ pending: this.items.size, capacity: this.capacity }, "outbox holds more than capacity");
+      this.log.warn(
+        { pending: this.view.items.size, capacity: this.capacity },
+        "outbox holds more than capacity",
+      );
     }
     if (bad > 0 || this.overgrown()) await this.journal.compact();
   }
@@ -128,21 +125,21 @@ export class Outbox<T> implements OutboxStore<T> {
       const id = item.id;
       const inFlight = this.putting.get(id);
       if (inFlight) waits.push(inFlight);
-      if (inFlight || this.items.has(id) || (!again && this.doneIds.has(id)))
+      if (inFlight || this.view.items.has(id) || (!again && this.doneIds.has(id)))
         return results.push("duplicate");
-      if (this.items.size + this.putting.size >= this.capacity) {
+      if (this.view.items.size + this.putting.size >= this.capacity) {
         overflowed++;
         return results.push("overflow");
       }
       const seq = ++this.lastSeq;
       const json = jsons[index]!;
-      const pending: Pending<T> = { item: JSON.parse(json) as OutboxItem<T>, seq };
+      const pending: LaneEntry<T> = { item: JSON.parse(json) as OutboxItem<T>, seq };
       const written = this.journal.append({
         line: `{"op":"put","seq":${seq},"item":${json}}`,
         apply: () => {
           this.putting.delete(id);
           this.doneIds.delete(id);
-          this.insert(pending);
+          this.view.add([pending]);
         },
         undo: () => this.putting.delete(id),
       });
@@ -159,7 +156,7 @@ export class Outbox<T> implements OutboxStore<T> {
 
   /** Items waiting, oldest first. */
   pending(): readonly OutboxItem<T>[] {
-    return [...this.items.values()].map((entry) => entry.item);
+    return this.view.pending();
   }
 
   /**
@@ -167,38 +164,17 @@ export class Outbox<T> implements OutboxStore<T> {
    * the number of lanes, however long the backlog. Without `laneOf`, every waiting item. An
    * item being marked done is no longer waiting: its lane goes on while the mark is written.
    */
-  *laneHeads(): IterableIterator<OutboxItem<T>> {
-    if (!this.laneOf) {
-      for (const entry of this.items.values()) if (!this.finishing.has(entry.item.id)) yield entry.item;
-      return;
-    }
-    const heads: Pending<T>[] = [];
-    for (const lane of this.lanes.values()) {
-      // The first that is not being marked done (almost always the very first).
-      for (const entry of lane.values()) {
-        if (this.finishing.has(entry.item.id)) continue;
-        heads.push(entry);
-        break;
-      }
-    }
-    heads.sort((a, b) => a.seq - b.seq);
-    for (const head of heads) yield head.item;
+  laneHeads(): IterableIterator<OutboxItem<T>> {
+    return this.view.heads();
   }
 
   /** The first `limit` waiting items of one lane, oldest first (a lane's backlog taken as one batch). */
   laneItems(lane: string, limit: number): OutboxItem<T>[] {
-    const items: OutboxItem<T>[] = [];
-    const entries = this.laneOf ? (this.lanes.get(lane)?.values() ?? [].values()) : this.items.values();
-    for (const entry of entries) {
-      if (items.length >= limit) break;
-      if (this.finishing.has(entry.item.id)) continue;
-      if (!this.laneOf || this.laneOf(entry.item.payload) === lane) items.push(entry.item);
-    }
-    return items;
+    return this.view.laneItems(lane, limit);
   }
 
   peek(): OutboxItem<T> | undefined {
-    return this.items.values().next().value?.item;
+    return this.view.first();
   }
 
   /** Marks an item delivered; resolves once that is written. Unknown or already done ids are ignored. */
@@ -210,17 +186,21 @@ export class Outbox<T> implements OutboxStore<T> {
     // before the caller's next step, so a loop that goes on at once never starts it again.
     const finishing = this.finishing.get(id);
     if (finishing) return finishing;
-    const entry = this.items.get(id);
+    const entry = this.view.items.get(id);
     if (!entry) return;
     const info: DoneInfo = { seq: entry.seq, source: entry.item.source };
+    this.view.hide(id);
     const written = this.journal.append({
       line: JSON.stringify({ op: "done", id, ...info }),
       apply: () => {
         this.finishing.delete(id);
-        this.remove(id);
+        this.view.remove(id);
         this.remember(id, info);
       },
-      undo: () => this.finishing.delete(id),
+      undo: () => {
+        this.finishing.delete(id);
+        this.view.show(id);
+      },
     });
     this.finishing.set(id, written);
     return written;
@@ -228,7 +208,7 @@ export class Outbox<T> implements OutboxStore<T> {
 
   /** Counts a delivery attempt (in memory), with why it failed if it did. */
   attempt(id: string, error?: unknown): void {
-    const entry = this.items.get(id);
+    const entry = this.view.items.get(id);
     if (!entry) return;
     entry.item.attempts++;
     entry.item.lastAttemptAt = this.clock.now();
@@ -237,16 +217,16 @@ export class Outbox<T> implements OutboxStore<T> {
 
   /** Pending (or being put), or done recently: what `put` would call a duplicate. */
   has(id: string): boolean {
-    return this.items.has(id) || this.putting.has(id) || this.doneIds.has(id);
+    return this.view.items.has(id) || this.putting.has(id) || this.doneIds.has(id);
   }
 
   get size(): number {
-    return this.items.size;
+    return this.view.items.size;
   }
 
   /** The `seq` of a pending item (its place in enqueue order, stable across restarts). */
   seqOf(id: string): number | undefined {
-    return this.items.get(id)?.seq;
+    return this.view.items.get(id)?.seq;
   }
 
   /** The last `seq` handed out: items put from now on are numbered above it. */
@@ -256,7 +236,7 @@ export class Outbox<T> implements OutboxStore<T> {
 
   /** Where an item (pending or remembered as done) came from. */
   sourceOf(id: string): OutboxSource | undefined {
-    return this.items.get(id)?.item.source ?? this.doneIds.get(id)?.source;
+    return this.view.items.get(id)?.item.source ?? this.doneIds.get(id)?.source;
   }
 
   /** Every pending or remembered item that came from a mailbox line: what the tail ledger rebuilds from. */
@@ -265,7 +245,7 @@ export class Outbox<T> implements OutboxStore<T> {
     for (const [id, info] of this.doneIds) {
       if (info.source) result.push({ id, source: info.source, seq: info.seq ?? 0 });
     }
-    for (const [id, entry] of this.items) {
+    for (const [id, entry] of this.view.items) {
       if (entry.item.source) result.push({ id, source: entry.item.source, seq: entry.seq });
     }
     return result;
@@ -276,7 +256,7 @@ export class Outbox<T> implements OutboxStore<T> {
     const { writes, lines, compactions } = this.journal.counters;
     return {
       target: this.target,
-      pending: this.items.size,
+      pending: this.view.items.size,
       capacity: this.capacity,
       writes,
       compactions,
@@ -302,15 +282,15 @@ export class Outbox<T> implements OutboxStore<T> {
       case "put": {
         const item = record.item as OutboxItem<T>;
         this.lastSeq = Math.max(this.lastSeq, record.seq);
-        if (this.items.has(item.id)) return;
+        if (this.view.items.has(item.id)) return;
         // A put after a done means the id had been forgotten and was queued again.
         this.doneIds.delete(item.id);
-        this.insert({ item, seq: record.seq });
+        this.view.add([{ item, seq: record.seq }]);
         return;
       }
       case "done": {
-        const entry = this.items.get(record.id);
-        this.remove(record.id);
+        const entry = this.view.items.get(record.id);
+        this.view.remove(record.id);
         const seq = record.seq ?? entry?.seq;
         if (seq !== undefined) this.lastSeq = Math.max(this.lastSeq, seq);
         this.remember(record.id, { seq, source: record.source ?? entry?.item.source });
@@ -320,27 +300,6 @@ export class Outbox<T> implements OutboxStore<T> {
         this.lastSeq = Math.max(this.lastSeq, record.seq);
         return;
     }
-  }
-
-  private insert(pending: Pending<T>): void {
-    const id = pending.item.id;
-    this.items.set(id, pending);
-    if (!this.laneOf) return;
-    const key = this.laneOf(pending.item.payload);
-    let lane = this.lanes.get(key);
-    if (!lane) this.lanes.set(key, (lane = new Map()));
-    lane.set(id, pending);
-  }
-
-  private remove(id: string): void {
-    const pending = this.items.get(id);
-    if (!pending) return;
-    this.items.delete(id);
-    if (!this.laneOf) return;
-    const key = this.laneOf(pending.item.payload);
-    const lane = this.lanes.get(key);
-    lane?.delete(id);
-    if (lane?.size === 0) this.lanes.delete(key);
   }
 
   private remember(id: string, info: DoneInfo): void {
@@ -355,7 +314,7 @@ export class Outbox<T> implements OutboxStore<T> {
    * and never grows past its snapshot (≤ 1 + rememberDone + pending lines) plus that.
    */
   private overgrown(): boolean {
-    return this.journal.counters.lines - (1 + this.doneIds.size + this.items.size) > 2 * this.capacity;
+    return this.journal.counters.lines - (1 + this.doneIds.size + this.view.items.size) > 2 * this.capacity;
   }
 
   /**
@@ -366,10 +325,10 @@ export class Outbox<T> implements OutboxStore<T> {
   private snapshot(): string[] {
     const lines = [JSON.stringify({ op: "compacted", seq: this.lastSeq, at: this.clock.now() })];
     for (const [id, info] of this.doneIds) lines.push(JSON.stringify({ op: "done", id, ...info }));
-    for (const { item, seq } of this.items.values()) {
+    for (const { item, seq } of this.view.items.values()) {
       lines.push(JSON.stringify({ op: "put", seq, item: storedItem(item) }));
     }
-    this.log.debug({ lines: lines.length, pending: this.items.size }, "outbox journal compacted");
+    this.log.debug({ lines: lines.length, pending: this.view.items.size }, "outbox journal compacted");
     return lines;
   }
 }

@@ -1,6 +1,6 @@
 // Longer than our usual file: the put/done scripts and the consumer's takeover must agree on
 // one set of keys and one order (seq), so they stay together; the local view
-// (redis-lane-view.ts) and the reply parsing (redis-stream-replies.ts) are apart.
+// (lane-view.ts) and the reply parsing (redis-stream-replies.ts) are apart.
 import type { Redis } from "ioredis";
 import {
   connectionName,
@@ -25,7 +25,7 @@ import {
 } from "../core/index.js";
 import { storedItem } from "./outbox.js";
 import type { OutboxSource } from "./outbox-journal.js";
-import { LaneView } from "./redis-lane-view.js";
+import { LaneView } from "./lane-view.js";
 import {
   parseEntry,
   parseNumbers,
@@ -178,7 +178,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly keys: { stream: string; ids: string; done: string; seq: string };
-  private readonly view: LaneView<T>;
+  private readonly view: LaneView<T, StreamEntry<T>>;
   /** Ids this instance put lately (queued or found there): `has` knows them. */
   private readonly putIds: RecentIds;
   private readonly putting = new Map<string, Promise<unknown>>();
@@ -215,7 +215,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     this.clock = options.clock ?? systemClock;
     const stream = options.store.key("outbox", options.target);
     this.keys = { stream, ids: `${stream}:ids`, done: `${stream}:done`, seq: `${stream}:seq` };
-    this.view = new LaneView<T>(options.laneOf as ((payload: unknown) => string) | undefined);
+    this.view = new LaneView<T, StreamEntry<T>>(options.laneOf as ((payload: unknown) => string) | undefined);
     this.putIds = new RecentIds(Math.max(1, this.rememberDone));
   }
 
@@ -361,7 +361,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   }
 
   pending(): readonly OutboxItem<T>[] {
-    return [...this.view.items.values()].map((entry) => entry.item);
+    return this.view.pending();
   }
 
   laneHeads(): IterableIterator<OutboxItem<T>> {
@@ -373,7 +373,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   }
 
   peek(): OutboxItem<T> | undefined {
-    return this.view.items.values().next().value?.item;
+    return this.view.first();
   }
 
   /**

@@ -1,22 +1,28 @@
 import type { OutboxItem } from "./outbox-types.js";
-import type { StreamEntry } from "./redis-stream-replies.js";
+
+/** A pending item and its place in its outbox's order. */
+export interface LaneEntry<T> {
+  item: OutboxItem<T>;
+  seq: number;
+}
 
 /**
- * What this replica has claimed, in seq order, and indexed by lane as in `Outbox` so that
- * `laneHeads` costs the number of lanes. Entries come in seq order but for the rare late
- * claim, which re-sorts.
+ * An outbox's pending items in seq order, also indexed by lane so that `heads` costs the
+ * number of lanes however long the backlog: the file `Outbox`'s items, and what a replica
+ * has claimed of a `RedisOutbox` (whose entries also carry their stream entry id). Entries
+ * come in seq order but for the rare late claim among replicas, which re-sorts.
  */
-export class LaneView<T> {
-  readonly items = new Map<string, StreamEntry<T>>();
-  private readonly lanes = new Map<string, Map<string, StreamEntry<T>>>();
+export class LaneView<T, E extends LaneEntry<T> = LaneEntry<T>> {
+  readonly items = new Map<string, E>();
+  private readonly lanes = new Map<string, Map<string, E>>();
   /** Items being marked done: still claimed, but no longer any lane's head or batch. */
   private readonly hidden = new Set<string>();
   private lastSeq = 0;
 
-  // Typed on `unknown`, as in Outbox, so a RedisOutbox<X> passes for a RedisOutbox<unknown>.
+  // Typed on `unknown` so an outbox of X still passes for an outbox of unknown (the tail ledger's view).
   constructor(private readonly laneOf: ((payload: unknown) => string) | undefined) {}
 
-  add(entries: StreamEntry<T>[]): void {
+  add(entries: readonly E[]): void {
     const sorted = [...entries].sort((a, b) => a.seq - b.seq);
     if (sorted.length > 0 && sorted[0]!.seq < this.lastSeq) {
       const all = [...this.items.values(), ...sorted].sort((a, b) => a.seq - b.seq);
@@ -28,10 +34,12 @@ export class LaneView<T> {
     for (const entry of sorted) this.insert(entry);
   }
 
+  /** The item is being marked done: still pending, but no longer its lane's head or in a batch. */
   hide(id: string): void {
     if (this.items.has(id)) this.hidden.add(id);
   }
 
+  /** The mark failed: the item is back in its lane. */
   show(id: string): void {
     this.hidden.delete(id);
   }
@@ -55,12 +63,23 @@ export class LaneView<T> {
     this.lastSeq = 0;
   }
 
+  /** Every item, oldest first (those being marked done included). */
+  pending(): OutboxItem<T>[] {
+    return [...this.items.values()].map((entry) => entry.item);
+  }
+
+  /** The oldest item. */
+  first(): OutboxItem<T> | undefined {
+    return this.items.values().next().value?.item;
+  }
+
+  /** The oldest item of each lane not being marked done, oldest first (without lanes: every such item). */
   *heads(): IterableIterator<OutboxItem<T>> {
     if (!this.laneOf) {
       for (const entry of this.items.values()) if (!this.hidden.has(entry.item.id)) yield entry.item;
       return;
     }
-    const heads: StreamEntry<T>[] = [];
+    const heads: E[] = [];
     for (const lane of this.lanes.values()) {
       // The first that is not being marked done (almost always the very first).
       for (const entry of lane.values()) {
@@ -73,6 +92,7 @@ export class LaneView<T> {
     for (const head of heads) yield head.item;
   }
 
+  /** The first `limit` items of one lane not being marked done, oldest first. */
   laneItems(lane: string, limit: number): OutboxItem<T>[] {
     const items: OutboxItem<T>[] = [];
     const entries = this.laneOf ? (this.lanes.get(lane)?.values() ?? [].values()) : this.items.values();
@@ -84,7 +104,7 @@ export class LaneView<T> {
     return items;
   }
 
-  private insert(entry: StreamEntry<T>): void {
+  private insert(entry: E): void {
     const id = entry.item.id;
     this.items.set(id, entry);
     this.lastSeq = Math.max(this.lastSeq, entry.seq);
