@@ -52,6 +52,8 @@ export interface RedisOutboxOptions<T> {
   consumer: string;
   /** How long an entry another consumer took must lie unacknowledged before this one takes it over. */
   claimIdleMs: number;
+  /** How long done marks gather before they are written; default `DONE_GATHER_MS`. */
+  doneGatherMs?: number;
 }
 
 /** One `consume` call, from the group's creation to `stopConsuming`. */
@@ -82,6 +84,12 @@ const BATCH = 256;
 const BLOCK_MS = 1_000;
 /** Pages of a claim or a re-read of one's own entries, beyond what capacity needs. */
 const EXTRA_PAGES = 10;
+/**
+ * Done marks wait this long to go out together: no lane waits for them (see Relay.markDone),
+ * and under load a target's marks of a few ms then cost one script instead of one per turn
+ * (ha.throughput: a third fewer scripts per envelope, Redis' CPU down about a tenth).
+ */
+const DONE_GATHER_MS = 5;
 const RETRY_BACKOFF = { baseMs: 100, maxMs: 5_000, factor: 2, jitter: 0.3 };
 
 // KEYS: stream, ids, done, seq. ARGV[1] "1" = requeue (a done id is queued again), ARGV[2]
@@ -117,8 +125,8 @@ return {size, tonumber(redis.call("GET", KEYS[4]) or "0"), redis.call("XLEN", KE
 // KEYS: lease, stream, ids, done. ARGV: fence value, group, rememberDone, then per item its
 // entry id, item id and seq. An id is taken out of the pending hash only while it still names
 // this entry's seq: a requeue made since holds a newer one. Run twice (a resend), it changes
-// nothing more. The dones of one tick go in one call: a batched inbox append acknowledges up
-// to a hundred items at once.
+// nothing more. The dones of a few ms (DONE_GATHER_MS) go in one call: a batched inbox
+// append alone acknowledges up to a hundred items at once.
 const DONE: LuaScript = {
   name: "clawbridgeOutboxDone",
   keys: 4,
@@ -175,6 +183,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private readonly store: RedisStore;
   private readonly rememberDone: number;
   private readonly claimIdleMs: number;
+  private readonly doneGatherMs: number;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly keys: { stream: string; ids: string; done: string; seq: string };
@@ -185,7 +194,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private readonly finishing = new Map<string, Promise<void>>();
   /** `put` calls of this tick, written together (see `flushPuts`). */
   private putQueue: PutRequest[] = [];
-  /** `done` calls of this tick, marked together (see `flushDone`). */
+  /** `done` calls of the last few ms, marked together (see `flushDone`). */
   private doneQueue: DoneRequest<T>[] = [];
   /** Ids this instance finished lately, with their seq (an older entry of one is not taken again). */
   private readonly finished = new Map<string, { seq: number; source?: OutboxSource }>();
@@ -206,6 +215,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     this.capacity = options.capacity;
     this.consumer = options.consumer;
     this.claimIdleMs = Math.round(options.claimIdleMs);
+    this.doneGatherMs = options.doneGatherMs ?? DONE_GATHER_MS;
     this.rememberDone = options.rememberDone ?? options.capacity * 10;
     this.log = (options.logger ?? silentLogger()).child({
       component: "relay.redis-outbox",
@@ -400,11 +410,11 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     this.view.hide(entry.item.id);
     return new Promise<void>((resolve, reject) => {
       this.doneQueue.push({ run, entry, resolve, reject });
-      if (this.doneQueue.length === 1) setImmediate(() => void this.flushDone());
+      if (this.doneQueue.length === 1) setTimeout(() => void this.flushDone(), this.doneGatherMs);
     });
   }
 
-  /** Marks the tick's dones in one script per consume run (normally one). */
+  /** Marks the gathered dones in one script per consume run (normally one). */
   private async flushDone(): Promise<void> {
     const queued = this.doneQueue.splice(0);
     const byRun = new Map<ConsumeRun, DoneRequest<T>[]>();

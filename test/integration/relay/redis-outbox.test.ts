@@ -170,6 +170,26 @@ describe.skipIf(skip)("RedisOutbox: one target's outbox shared by replicas", () 
     expect(ids(outbox)).toEqual(["b"]);
   });
 
+  it("marks the dones of a few ms in one script, though they were called in different turns", async () => {
+    const [store] = await replicas(1);
+    // Longer than the default, so a slow turn on a busy machine cannot split the three.
+    const outbox = await open(store!, { doneGatherMs: 500 });
+    await outbox.put([item("a", "l1"), item("b", "l2"), item("c", "l3")]);
+    await outbox.consume(await lease(store!, "r1|1"), nothing);
+    await waitFor(() => ids(outbox).length === 3, { what: "three items read" });
+    const writesBefore = outbox.stats().writes;
+    const marks: Promise<void>[] = [];
+    for (const id of ["a", "b", "c"]) {
+      marks.push(outbox.done(id));
+      // The next turn of the event loop: each done on its own, as deliveries finish.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(marks);
+    expect(outbox.stats().writes - writesBefore).toBe(1);
+    expect(outbox.stats().pending).toBe(0);
+    expect(ids(outbox)).toEqual([]);
+  });
+
   it("requeues a done id, forgets done ids beyond rememberDone, and keeps sources", async () => {
     const [store] = await replicas(1);
     const outbox = await open(store!, { capacity: 2, rememberDone: 3 });
