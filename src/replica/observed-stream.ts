@@ -26,8 +26,9 @@ const keys = (store: RedisStore, node: string) => ({
  */
 export class ObservedPublisher {
   private off: (() => void) | undefined;
+  private lookTimer: NodeJS.Timeout | undefined;
+  private looking = false;
   private watchedUntil = 0;
-  private lookedAt = 0;
   private readonly log: Logger;
 
   constructor(
@@ -40,27 +41,61 @@ export class ObservedPublisher {
   }
 
   start(): void {
-    this.off ??= this.options.gateway.observe((event) => void this.publish(event), { kind: "chat" });
+    if (this.lookTimer) return;
+    this.lookTimer = setInterval(() => void this.look(), LOOK_MS);
+    this.lookTimer.unref();
+    void this.look();
   }
 
   stop(): void {
+    clearInterval(this.lookTimer);
+    this.lookTimer = undefined;
     this.off?.();
     this.off = undefined;
   }
 
-  private async publish(event: ObservedEvent): Promise<void> {
+  /**
+   * Observes the link only while someone watches: an observer makes the link build (and
+   * scrub of secrets) an event for every chat delta of every run, which under load cost the
+   * node's holder more than the watch is worth when nobody looks.
+   */
+  private async look(): Promise<void> {
+    // A look waiting for a Redis that is down is enough: the next ones are skipped till it answers.
+    if (this.looking) return;
+    this.looking = true;
     const { store, node } = this.options;
-    const { stream, watched } = keys(store, node);
     try {
-      const now = Date.now();
-      if (now - this.lookedAt > LOOK_MS) {
-        this.lookedAt = now;
-        const ttl = await store.client.pttl(watched);
-        this.watchedUntil = ttl > 0 ? now + ttl : 0;
-      }
-      if (now > this.watchedUntil) return;
+      const ttl = await store.client.pttl(keys(store, node).watched);
+      this.watchedUntil = ttl > 0 ? Date.now() + ttl : 0;
+    } catch (error) {
+      this.log.debug({ err: error }, "could not look whether anyone watches");
+      return;
+    } finally {
+      this.looking = false;
+    }
+    if (!this.lookTimer) return;
+    if (this.watchedUntil > Date.now()) {
+      this.off ??= this.options.gateway.observe((event) => void this.publish(event), { kind: "chat" });
+    } else {
+      this.off?.();
+      this.off = undefined;
+    }
+  }
+
+  private async publish(event: ObservedEvent): Promise<void> {
+    if (Date.now() > this.watchedUntil) return;
+    const { store, node } = this.options;
+    try {
       const { raw: _raw, ...plain } = event;
-      await store.client.xadd(stream, "MAXLEN", "~", STREAM_MAXLEN, "*", "event", JSON.stringify(plain));
+      await store.client.xadd(
+        keys(store, node).stream,
+        "MAXLEN",
+        "~",
+        STREAM_MAXLEN,
+        "*",
+        "event",
+        JSON.stringify(plain),
+      );
     } catch (error) {
       this.log.debug({ err: error }, "could not copy an observed event for watchers");
     }

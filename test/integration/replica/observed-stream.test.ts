@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RedisStore } from "../../../src/cluster/index.js";
-import type { ObservedEvent } from "../../../src/gateway/index.js";
+import type { GatewayClient, ObservedEvent } from "../../../src/gateway/index.js";
 import { RemoteGatewayClient } from "../../../src/replica/index.js";
 import { ObservedPublisher } from "../../../src/replica/observed-stream.js";
 import { fakeGateway, gatewayClient } from "../../helpers/gateway.js";
@@ -11,7 +11,7 @@ const skip = redisSkipReason();
 
 // `/watch <node>` on the replica running the task layer shows what the node's agent says,
 // which only the replica holding the node's link sees: it is copied through Redis while
-// someone watches, and not at all otherwise.
+// someone watches, and not at all otherwise (the link is not even observed then).
 
 describe.skipIf(skip)("observed events for /watch through Redis", () => {
   it("reach a remote observer while it watches, filtered as asked; nothing is written when nobody does", async () => {
@@ -27,7 +27,19 @@ describe.skipIf(skip)("observed events for /watch through Redis", () => {
     const { client } = await gatewayClient(fake.url);
     await client.ready(5_000);
     const owner = await connect("owner");
-    const publisher = new ObservedPublisher({ store: owner, node: "ai-pc", gateway: client });
+    // The link's observers, counted: each one makes the link build every chat event of every run.
+    let observing = 0;
+    const counted: GatewayClient = Object.assign(Object.create(client) as GatewayClient, {
+      observe: (...args: Parameters<GatewayClient["observe"]>) => {
+        observing++;
+        const off = client.observe(...args);
+        return () => {
+          observing--;
+          off();
+        };
+      },
+    });
+    const publisher = new ObservedPublisher({ store: owner, node: "ai-pc", gateway: counted });
     publisher.start();
     const remote = new RemoteGatewayClient({ store: await connect("tasks"), node: "ai-pc" });
     try {
@@ -35,6 +47,7 @@ describe.skipIf(skip)("observed events for /watch through Redis", () => {
       await client.runAgent({ sessionKey: "agent:main:main", prompt: "first", idempotencyKey: "obs-1" })
         .result;
       expect(await owner.client.exists("obs:gateway:ai-pc:observed")).toBe(0);
+      expect(observing).toBe(0);
 
       const finals: ObservedEvent[] = [];
       const all: ObservedEvent[] = [];
@@ -51,6 +64,7 @@ describe.skipIf(skip)("observed events for /watch through Redis", () => {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
       await waitFor(() => finals.length > 0 || undefined, { what: "the final event at the remote" });
+      expect(observing).toBe(1);
       expect(finals.every((e) => e.state === "final" && e.kind === "chat")).toBe(true);
       expect(finals.at(-1)).toMatchObject({ node: "ai-pc", sessionKey: "agent:main:main" });
       expect(finals.at(-1)!.text).toContain("done here");
