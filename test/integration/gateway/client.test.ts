@@ -51,9 +51,12 @@ describe("gateway client against the fake gateway", () => {
       idempotencyKey: "hang-1",
       timeoutMs: 800,
     });
+    expect(client.health().runningRuns).toBe(1);
     const error = await run.result.catch((e: unknown) => e);
     expect(isClawbridgeError(error, "CB_GATEWAY_TIMEOUT")).toBe(true);
     expect(String((error as Error).message)).toContain("did not finish within 800 ms");
+    // A failed run no longer counts as running either.
+    expect(client.health().runningRuns).toBe(0);
   });
 
   it("runAgent while no gateway can be reached fails after the connect wait, naming the node", async () => {
