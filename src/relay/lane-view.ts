@@ -23,7 +23,8 @@ export class LaneView<T, E extends LaneEntry<T> = LaneEntry<T>> {
   constructor(private readonly laneOf: ((payload: unknown) => string) | undefined) {}
 
   add(entries: readonly E[]): void {
-    const sorted = [...entries].sort((a, b) => a.seq - b.seq);
+    // One entry (every put of the file outbox) needs no sorting copy.
+    const sorted = entries.length < 2 ? entries : [...entries].sort((a, b) => a.seq - b.seq);
     if (sorted.length > 0 && sorted[0]!.seq < this.lastSeq) {
       const all = [...this.items.values(), ...sorted].sort((a, b) => a.seq - b.seq);
       this.items.clear();

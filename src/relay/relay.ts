@@ -131,6 +131,8 @@ export class Relay {
    * (`place.replyToPost`). In memory: after a restart such an answer is posted unthreaded.
    */
   private readonly sentPosts = new Map<string, string>();
+  /** When each inbox lane last started an append (`performance.now()`), for `APPEND_LINGER_MS`. */
+  private readonly lastAppendAt = new Map<string, number>();
 
   constructor(
     private readonly ctx: RelayContext,
@@ -468,9 +470,6 @@ export class Relay {
     return loop;
   }
 
-  /** When each inbox lane last started an append (`performance.now()`), for `APPEND_LINGER_MS`. */
-  private readonly lastAppendAt = new Map<string, number>();
-
   private async perform(outbox: OutboxStore<RelayAction>, item: Work): Promise<void> {
     outbox.attempt(item.id);
     const action = item.payload;
@@ -573,6 +572,7 @@ export class Relay {
       await write([head]);
     }
   }
+
   /**
    * Waits out the linger (`APPEND_LINGER_MS`) since the lane's last append. A timer of its own, not the
    * relay's clock: it only paces writes, and a test's frozen clock must not stop them.
