@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from "ioredis";
-import { silentLogger, type Logger } from "../core/index.js";
+import { silentLogger, systemClock, type Logger } from "../core/index.js";
 
 export interface OpenRedisOptions {
   /** `state.redis.url`: a secret (it may carry the password); never logged. */
@@ -109,8 +109,8 @@ export class RedisStore {
     // ioredis reads password, db and rediss:// (TLS) from the URL itself.
     const connection = new Redis(this.options.url, options);
     connection.on("error", (error: Error) => {
-      // While Redis is down every reconnect attempt fails: one line every 10 s is enough.
-      const now = Date.now();
+      // While Redis is down every reconnect attempt fails: one line every 10 s (real time) is enough.
+      const now = systemClock.now();
       if (now - this.lastErrorLogged < 10_000) return;
       this.lastErrorLogged = now;
       this.log.warn(

@@ -90,6 +90,8 @@ const EXTRA_PAGES = 10;
  * (ha.throughput: a third fewer scripts per envelope, Redis' CPU down about a tenth).
  */
 const DONE_GATHER_MS = 5;
+// Sweeps and the takeover's deadline read `systemClock`, not the injected clock: they pace
+// reads against Redis' own idle times (XAUTOCLAIM), which a test's clock does not move.
 const RETRY_BACKOFF = { baseMs: 100, maxMs: 5_000, factor: 2, jitter: 0.3 };
 
 // KEYS: stream, ids, done, seq. ARGV[1] "1" = requeue (a done id is queued again), ARGV[2]
@@ -569,7 +571,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
           phase = "read";
         }
         if (!(await this.readNew(run))) phase = "own";
-        if (Date.now() >= run.nextSweepAt && run.fence.held()) await this.sweep(run);
+        if (systemClock.now() >= run.nextSweepAt && run.fence.held()) await this.sweep(run);
         failures = 0;
       } catch (error) {
         // What was collected for a takeover is dropped: it stays pending, and is read again.
@@ -616,7 +618,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private async claimAll(run: ConsumeRun): Promise<void> {
     const drops = run.drops;
     await this.readOwn(run);
-    const deadline = Date.now() + 3 * this.claimIdleMs + 5_000;
+    const deadline = systemClock.now() + 3 * this.claimIdleMs + 5_000;
     for (let round = 0; !run.stopped; round++) {
       const held = await this.heldByOthers(run);
       if (held.size === 0) break;
@@ -628,7 +630,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
       }
       const claimed = await this.claimIdle(run);
       if (claimed > 0) this.log.info({ claimed, from: [...held.keys()] }, "took over pending entries");
-      if (Date.now() >= deadline || round >= 100) {
+      if (systemClock.now() >= deadline || round >= 100) {
         const left = await this.heldByOthers(run);
         if (left.size === 0) break;
         this.log.warn(
@@ -702,7 +704,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
    * when there are none.
    */
   private async sweep(run: ConsumeRun): Promise<void> {
-    run.nextSweepAt = Date.now() + this.claimIdleMs;
+    run.nextSweepAt = systemClock.now() + this.claimIdleMs;
     const holders = await this.holders(run);
     const mine = holders.get(this.consumer) ?? 0;
     holders.delete(this.consumer);

@@ -1,7 +1,10 @@
 import type { Redis } from "ioredis";
 import type { RedisStore } from "../cluster/index.js";
-import { silentLogger, type Logger } from "../core/index.js";
+import { silentLogger, systemClock, type Logger } from "../core/index.js";
 import type { GatewayClient, ObservedEvent, ObserveFilter } from "../gateway/index.js";
+
+// Times here are Redis' (key TTLs, stream ids in ms since the epoch), so they are read from
+// `systemClock`, never a test's clock.
 
 /** Events kept for late readers: a watch card shows the latest few anyway. */
 const STREAM_MAXLEN = 1_000;
@@ -66,7 +69,7 @@ export class ObservedPublisher {
     const { store, node } = this.options;
     try {
       const ttl = await store.client.pttl(keys(store, node).watched);
-      this.watchedUntil = ttl > 0 ? Date.now() + ttl : 0;
+      this.watchedUntil = ttl > 0 ? systemClock.now() + ttl : 0;
     } catch (error) {
       this.log.debug({ err: error }, "could not look whether anyone watches");
       return;
@@ -74,7 +77,7 @@ export class ObservedPublisher {
       this.looking = false;
     }
     if (!this.lookTimer) return;
-    if (this.watchedUntil > Date.now()) {
+    if (this.watchedUntil > systemClock.now()) {
       this.off ??= this.options.gateway.observe((event) => void this.publish(event), { kind: "chat" });
     } else {
       this.off?.();
@@ -83,7 +86,7 @@ export class ObservedPublisher {
   }
 
   private async publish(event: ObservedEvent): Promise<void> {
-    if (Date.now() > this.watchedUntil) return;
+    if (systemClock.now() > this.watchedUntil) return;
     const { store, node } = this.options;
     try {
       const { raw: _raw, ...plain } = event;
@@ -149,7 +152,7 @@ export class ObservedSubscriber {
     this.reading = (async () => {
       // From the moment of subscribing (not "$", which counts from the first read, later):
       // what was said meanwhile is shown too. A second of history more is harmless here.
-      let last = `${Date.now() - 1_000}-0`;
+      let last = `${systemClock.now() - 1_000}-0`;
       while (this.connection === connection) {
         try {
           const reply = await connection.xread("BLOCK", BLOCK_MS, "STREAMS", stream, last);

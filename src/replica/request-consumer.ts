@@ -7,7 +7,7 @@ import {
 } from "../cluster/index.js";
 import type { Redis } from "ioredis";
 import type { Fence, RedisStore } from "../cluster/index.js";
-import { backoffDelay, type Logger } from "../core/index.js";
+import { backoffDelay, systemClock, type Logger } from "../core/index.js";
 import { HOSTS_GROUP } from "./gateway-wire.js";
 
 export interface RequestConsumerOptions {
@@ -93,11 +93,12 @@ export class RequestConsumer {
           await this.readOwn(connection);
           phase = "read";
         }
-        if (Date.now() >= nextClaimAt) {
+        // Real time (`systemClock`), as Redis measures the idle time of what it hands over.
+        if (systemClock.now() >= nextClaimAt) {
           await this.claimIdle(connection);
-          nextClaimAt = Date.now() + Math.max(50, claimIdleMs / 2);
+          nextClaimAt = systemClock.now() + Math.max(50, claimIdleMs / 2);
         }
-        const blockMs = Math.min(BLOCK_MS, Math.max(10, nextClaimAt - Date.now()));
+        const blockMs = Math.min(BLOCK_MS, Math.max(10, nextClaimAt - systemClock.now()));
         if (!(await this.readNew(connection, blockMs))) phase = "own";
         failures = 0;
       } catch (error) {

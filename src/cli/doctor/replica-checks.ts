@@ -1,6 +1,6 @@
 import { RedisStore, ReplicaRegistry } from "../../cluster/index.js";
 import type { LoadedConfig } from "../../config/index.js";
-import { packageVersion } from "../../core/index.js";
+import { packageVersion, systemClock } from "../../core/index.js";
 import type { CliContext } from "../context.js";
 import type { DoctorCheck } from "./check.js";
 
@@ -32,7 +32,8 @@ export async function checkReplicas(ctx: CliContext, loaded: LoadedConfig): Prom
       version: packageVersion(),
       ttlMs: redis.leaseMs,
     });
-    const now = Date.now();
+    // The replicas stamp their heartbeats with their own real time.
+    const now = systemClock.now();
     const replicas = (await registry.list()).filter((r) => r.alive || now - r.heartbeatAt < SHOWN_FOR_MS);
     if (replicas.length === 0) {
       checks.push({
