@@ -50,7 +50,7 @@ import {
   ReplicaRoles,
   rolePart,
   CHAT_ROLE,
-  FOLDER_ROLE,
+  INBOXES_ROLE,
   type SharedState,
 } from "./replica/index.js";
 import { concernsTasks, createTasks, type Tasks, type TasksPorts } from "./tasks/index.js";
@@ -243,10 +243,10 @@ export async function startBridge(loaded: LoadedConfig, options: StartOptions = 
       });
       await feishu.identify();
     }
-    // Among replicas the relay appends to the inboxes only while it holds "folder" (see FencedMailbox).
+    // Among replicas the relay appends to the inboxes only while it holds "inboxes" (see FencedMailbox).
     let roles: ReplicaRoles | undefined;
     const relay = createRelay(config, {
-      mailbox: shared ? new FencedMailbox(mailbox, () => roles?.holds(FOLDER_ROLE), FOLDER_ROLE) : mailbox,
+      mailbox: shared ? new FencedMailbox(mailbox, () => roles?.holds(INBOXES_ROLE), INBOXES_ROLE) : mailbox,
       // Among replicas the relay holds no gateway until it takes a node's role.
       gateways: shared ? new Map() : gateways,
       chat: feishu?.outbound,

@@ -1,7 +1,7 @@
 import { nodeRole } from "../../src/replica/index.js";
 import { atMost, round, type BenchResult } from "../lib/report.js";
 import { machine } from "../relay/world.js";
-import { HaWorld } from "./world.js";
+import { HaWorld, SINGLETON_ROLES } from "./world.js";
 
 const NODES = 30;
 const REPLICAS = 3;
@@ -37,10 +37,7 @@ export async function balanceBenchmark(): Promise<BenchResult> {
       replicas: REPLICAS,
       nodesPerReplica: perReplica,
       singletons: Object.fromEntries(
-        ["folder", "chat", "tasks"].map((role) => [
-          role,
-          world.slotOf(owners.get(role) ?? "")?.index ?? null,
-        ]),
+        SINGLETON_ROLES.map((role) => [role, world.slotOf(owners.get(role) ?? "")?.index ?? null]),
       ),
       startToSettledMs: round(settledMs, 0),
       measured:

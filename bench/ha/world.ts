@@ -2,7 +2,14 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { assignRoles } from "../../src/cluster/index.js";
-import { CHAT_ROLE, FOLDER_ROLE, nodeRole, TASKS_ROLE } from "../../src/replica/index.js";
+import {
+  CHAT_ROLE,
+  FOLDER_ROLE,
+  INBOXES_ROLE,
+  nodeRole,
+  roleGroups,
+  TASKS_ROLE,
+} from "../../src/replica/index.js";
 import { startRedis, stopAllRedis, type RedisServer } from "../../test/helpers/redis-server.js";
 import { benchFolder } from "../lib/fixture.js";
 import { Child, sleep } from "../relay/ipc.js";
@@ -12,7 +19,7 @@ import { BENCH_BUDGET, GATEWAY_TOKEN } from "../relay/world.js";
 export const KEY_PREFIX = "clawbridge:";
 /** A mailbox-only node: lines from it to a gateway node are the traffic; answers go to its inbox. */
 export const SENDER = "nas-agent";
-export const SINGLETON_ROLES = [FOLDER_ROLE, CHAT_ROLE, TASKS_ROLE];
+export const SINGLETON_ROLES = [FOLDER_ROLE, INBOXES_ROLE, CHAT_ROLE, TASKS_ROLE];
 
 /** One replica slot: restarted in place (same config and state folder, a new process and id). */
 export interface Slot {
@@ -166,10 +173,9 @@ export class HaWorld {
     for (;;) {
       const running = this.slots.flatMap((slot) => (slot.id ? [slot.id] : [])).sort();
       const [live, owners] = await Promise.all([this.liveReplicas(), this.owners()]);
-      const wanted = new Map([
-        ...assignRoles(this.nodes.map(nodeRole), running),
-        ...assignRoles(SINGLETON_ROLES, running),
-      ]);
+      const wanted = new Map(
+        roleGroups(this.nodes).flatMap((group) => [...assignRoles(group.roles, running)]),
+      );
       const settled =
         JSON.stringify(live) === JSON.stringify(running) &&
         [...wanted].every(([role, owner]) => owners.get(role) === owner);

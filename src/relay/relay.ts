@@ -87,7 +87,7 @@ export interface RelayOptions {
 
 type Work = { id: string; lane: string } & OutboxItem<RelayAction>;
 
-/** The outbox of inbox appends (among replicas: the "folder" role's). */
+/** The outbox of inbox appends (among replicas: the "inboxes" role's). */
 export const MAILBOX_TARGET = "_mailbox";
 /** The outbox of chat posts (among replicas: the "chat" role's). */
 export const CHAT_TARGET = "_chat";

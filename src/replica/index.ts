@@ -10,7 +10,9 @@ export { FencedMailbox } from "./fenced-mailbox.js";
 export {
   ReplicaRoles,
   nodeRole,
+  roleGroups,
   FOLDER_ROLE,
+  INBOXES_ROLE,
   CHAT_ROLE,
   TASKS_ROLE,
   type RolePart,

@@ -7,8 +7,14 @@ import {
 } from "../cluster/index.js";
 import type { Clock, Logger } from "../core/index.js";
 
-/** The shared folder's one reader and writer: the tailer, inbox appends, the status file. */
+/** The shared folder's one reader: the tailer (its cursors in Redis) and the status file. */
 export const FOLDER_ROLE = "folder";
+/**
+ * The inboxes' one writer: the outbox of inbox appends (answers, mirrors), in order per inbox.
+ * Apart from "folder" (see the "folder" group below): on the folder's reader, every answer
+ * appended competed with the lines still to be read for one process.
+ */
+export const INBOXES_ROLE = "inboxes";
 /** Posts to Feishu chats, one replica so each chat's posts keep their order. */
 export const CHAT_ROLE = "chat";
 /** Commands, buttons, the task queue and its cards: the task layer, on one replica. */
@@ -17,6 +23,17 @@ export const TASKS_ROLE = "tasks";
 /** A node's gateway connection, its deliveries and what its agent says. */
 export function nodeRole(node: string): string {
   return `node:${node}`;
+}
+
+/** The roles the replicas share, in the groups each spread evenly over them (see `assignRoles`). */
+export function roleGroups(gatewayNodes: readonly string[]): { name: string; roles: string[] }[] {
+  return [
+    { name: "nodes", roles: gatewayNodes.map(nodeRole) },
+    // Two roles in a group of their own go to two replicas whenever there are two: the
+    // bounded assignment gives each replica at most one of them.
+    { name: "folder", roles: [FOLDER_ROLE, INBOXES_ROLE] },
+    { name: "singletons", roles: [CHAT_ROLE, TASKS_ROLE] },
+  ];
 }
 
 /** What a replica does while it holds a role; `stop` undoes it (the next owner carries on). */
@@ -43,8 +60,8 @@ export interface ReplicaRolesOptions {
 
 /**
  * The roles of one replica among several (README "Running more than one bridge"): the
- * nodes' gateways spread evenly over the live replicas, the three single roles (folder,
- * chat, tasks) spread too, each held by a lease whose fencing token goes with every write
+ * nodes' gateways spread evenly over the live replicas, the four single roles (folder,
+ * inboxes, chat, tasks) spread too (folder and inboxes never on one replica while there are two), each held by a lease whose fencing token goes with every write
  * the role makes. A role whose holder dies moves to another replica once its lease runs out.
  */
 export class ReplicaRoles {
@@ -60,10 +77,7 @@ export class ReplicaRoles {
       store: options.store,
       registry: options.registry,
       replicaId: options.replicaId,
-      groups: [
-        { name: "nodes", roles: options.gatewayNodes.map(nodeRole) },
-        { name: "singletons", roles: [FOLDER_ROLE, CHAT_ROLE, TASKS_ROLE] },
-      ],
+      groups: roleGroups(options.gatewayNodes),
       ttlMs: options.leaseMs,
       ...(options.clock ? { clock: options.clock } : {}),
       logger: options.logger,

@@ -8,7 +8,7 @@ import { CHAT_TARGET, inboxLinesHandler, MAILBOX_TARGET, type Relay } from "../r
 import { concernsTasks, type Tasks } from "../tasks/index.js";
 import { GatewayHost } from "./gateway-host.js";
 import { ObservedPublisher } from "./observed-stream.js";
-import { CHAT_ROLE, FOLDER_ROLE, TASKS_ROLE, type RolePart } from "./replica-roles.js";
+import { CHAT_ROLE, FOLDER_ROLE, INBOXES_ROLE, TASKS_ROLE, type RolePart } from "./replica-roles.js";
 import type { SharedState } from "./shared-state.js";
 
 export interface RolePartsOptions {
@@ -39,6 +39,7 @@ export interface RolePartsOptions {
 export function rolePart(role: string, options: RolePartsOptions): RolePart {
   if (role === CHAT_ROLE) return claimPart(options, CHAT_TARGET);
   if (role === FOLDER_ROLE) return folderPart(options);
+  if (role === INBOXES_ROLE) return claimPart(options, MAILBOX_TARGET);
   if (role === TASKS_ROLE) return tasksPart(options);
   if (role.startsWith("node:")) return nodePart(options, role.slice("node:".length));
   throw new Error(`unknown role ${role}`);
@@ -67,13 +68,11 @@ function claimPart(options: RolePartsOptions, target: string): RolePart & { clai
 
 function folderPart(options: RolePartsOptions): RolePart {
   const { shared, relay, mailbox, logger, clock } = options;
-  const appends = claimPart(options, MAILBOX_TARGET);
   const self = options.loaded.config.mailbox.self;
   let tailer: Tailer | undefined;
   let statusTimer: TimerHandle | undefined;
   return {
     start: async (fence) => {
-      await appends.start(fence);
       // The first tailer the team ever ran starts at the inboxes' end (unless --replay), as
       // one bridge does on its first start; every later one resumes from the shared cursors.
       const first = await shared.store.client.set(shared.store.key("tail", "begun"), "1", "NX");
@@ -96,7 +95,7 @@ function folderPart(options: RolePartsOptions): RolePart {
       statusTimer = clock.setInterval(() => void writeStatus(), options.statusIntervalMs);
       statusTimer.unref();
     },
-    stop: async (reason) => {
+    stop: async () => {
       clock.clearInterval(statusTimer);
       statusTimer = undefined;
       await tailer?.stop().catch((error: unknown) => {
@@ -104,7 +103,6 @@ function folderPart(options: RolePartsOptions): RolePart {
         if (!isFencedError(error)) throw error;
       });
       tailer = undefined;
-      await appends.stop(reason);
     },
   };
 }

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach } from "vitest";
 import { RedisStore } from "../../src/cluster/index.js";
+import { roleGroups } from "../../src/replica/index.js";
 import type { FakeGateway, ScriptSource } from "../../src/sim/fake-gateway.js";
 import type { FeishuEmulator, Person } from "../../src/sim/feishu/index.js";
 import { fakeGateway, GATEWAY_TOKEN } from "./gateway.js";
@@ -116,7 +117,9 @@ export class ReplicaCluster {
     private readonly slots: Slot[],
     private readonly flags: string[],
   ) {
-    this.roles = ["chat", "folder", "tasks", ...world.nodes.map((n) => `node:${n}`)].sort();
+    this.roles = roleGroups(world.nodes)
+      .flatMap((group) => group.roles)
+      .sort();
   }
 
   static async open(options: ReplicaClusterOptions): Promise<ReplicaCluster> {

@@ -69,7 +69,8 @@ describe.skipIf(skip)("ReplicaRoles", () => {
     const parts: PartRecord[] = [];
     const first = replica("r1", parts);
     await first.start();
-    expect(first.held()).toHaveLength(NODES.length + 3);
+    // The nodes and the four single roles (folder, inboxes, chat, tasks).
+    expect(first.held()).toHaveLength(NODES.length + 4);
 
     const second = replica("r2", parts);
     await second.start();

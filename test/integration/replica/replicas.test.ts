@@ -13,7 +13,7 @@ import { agentRuns, appendLine, command, finalMessage, inbox } from "../tasks/li
 
 const skip = redisSkipReason();
 
-const ALL_ROLES = ["chat", "folder", "node:ai-pc", "node:office-mac", "tasks"];
+const ALL_ROLES = ["chat", "folder", "inboxes", "node:ai-pc", "node:office-mac", "tasks"];
 
 /** The world's config with the Redis store and a state folder of the replica's own. */
 function replicaConfig(world: BridgeWorld, name: string): string {
@@ -56,6 +56,10 @@ describe.skipIf(skip)("two replicas on the Redis store", () => {
         },
         { what: "the roles spread over both replicas", timeoutMs: 15_000 },
       );
+      // The folder's reader and the inboxes' writer are never one replica while there are two.
+      const folderHolder = replicas.findIndex((r) => r.replica!.roles().includes("folder"));
+      const inboxesHolder = replicas.findIndex((r) => r.replica!.roles().includes("inboxes"));
+      expect(folderHolder).not.toBe(inboxesHolder);
 
       // A mailbox line from the mailbox-only node to a gateway node.
       appendLine(world, "ai-pc", {
@@ -122,7 +126,7 @@ describe.skipIf(skip)("clawbridge doctor with the Redis store", () => {
       const listed = checks.find((c) => c.id === `redis.replica.${replica.replica!.id}`);
       expect(listed?.level).toBe("ok");
       expect(listed?.message).toMatch(
-        /^replica \S+: alive on .+ \(pid \d+, .+\), roles: chat, folder, node:ai-pc, node:office-mac, tasks; last heartbeat \d+ s ago$/,
+        /^replica \S+: alive on .+ \(pid \d+, .+\), roles: chat, folder, inboxes, node:ai-pc, node:office-mac, tasks; last heartbeat \d+ s ago$/,
       );
       // The URL carries the password: never printed.
       expect(result.stdout).not.toContain(redis.url);
