@@ -21,7 +21,12 @@ export interface OutboxStore<T> {
   laneHeads(): IterableIterator<OutboxItem<T>>;
   laneItems(lane: string, limit: number): OutboxItem<T>[];
   peek(): OutboxItem<T> | undefined;
-  done(id: string): Promise<void>;
+  /**
+   * Marks an item delivered; resolves once that is written. The item leaves its lane at once.
+   * With `after` (its effects, still being written), the mark waits for them, and if they fail
+   * it is not written: the item is back in its lane and the call rejects with their error.
+   */
+  done(id: string, after?: Promise<unknown>): Promise<void>;
   attempt(id: string, error?: unknown): void;
   has(id: string): boolean;
   /** Items waiting (in the Redis store: across all replicas, as of the last write or refresh). */

@@ -177,11 +177,11 @@ export class Outbox<T> implements OutboxStore<T> {
     return this.view.first();
   }
 
-  /** Marks an item delivered; resolves once that is written. Unknown or already done ids are ignored. */
-  async done(id: string): Promise<void> {
+  /** See `OutboxStore.done`. Unknown or already done ids are ignored. */
+  async done(id: string, after?: Promise<unknown>): Promise<void> {
     this.assertOpen();
     const putting = this.putting.get(id);
-    if (putting) return putting.then(() => this.done(id));
+    if (putting) return putting.then(() => this.done(id, after));
     // From here on synchronous up to the append: the item leaves its lane (see `laneHeads`)
     // before the caller's next step, so a loop that goes on at once never starts it again.
     const finishing = this.finishing.get(id);
@@ -190,18 +190,26 @@ export class Outbox<T> implements OutboxStore<T> {
     if (!entry) return;
     const info: DoneInfo = { seq: entry.seq, source: entry.item.source };
     this.view.hide(id);
-    const written = this.journal.append({
-      line: JSON.stringify({ op: "done", id, ...info }),
-      apply: () => {
-        this.finishing.delete(id);
-        this.view.remove(id);
-        this.remember(id, info);
-      },
-      undo: () => {
-        this.finishing.delete(id);
-        this.view.show(id);
-      },
-    });
+    const append = () =>
+      this.journal.append({
+        line: JSON.stringify({ op: "done", id, ...info }),
+        apply: () => {
+          this.finishing.delete(id);
+          this.view.remove(id);
+          this.remember(id, info);
+        },
+        undo: () => {
+          this.finishing.delete(id);
+          this.view.show(id);
+        },
+      });
+    const written = after
+      ? after.then(append, (error: unknown) => {
+          this.finishing.delete(id);
+          this.view.show(id);
+          throw error;
+        })
+      : append();
     this.finishing.set(id, written);
     return written;
   }

@@ -393,23 +393,31 @@ export class RedisOutbox<T> implements OutboxStore<T> {
    * not in the local view is ignored. Throws a `FENCED` error (see `isFencedError`) when the
    * target's lease has moved on: the new owner delivers the item again (effects are idempotent).
    */
-  async done(id: string): Promise<void> {
+  async done(id: string, after?: Promise<unknown>): Promise<void> {
     this.assertOpen();
     const finishing = this.finishing.get(id);
     if (finishing) return finishing;
     const entry = this.view.items.get(id);
     const run = this.run;
     if (!entry || !run) return;
-    const written = this.finish(run, entry).finally(() => this.finishing.delete(id));
+    const written = this.finish(run, entry, after).finally(() => this.finishing.delete(id));
     this.finishing.set(id, written);
     return written;
   }
 
-  private finish(run: ConsumeRun, entry: StreamEntry<T>): Promise<void> {
+  private async finish(run: ConsumeRun, entry: StreamEntry<T>, after?: Promise<unknown>): Promise<void> {
     // Out of its lane while its acknowledgement is on the way: a lane must not show the rest
     // of a batch as its new head while the batch is being marked done (the relay would write
     // a batched append again).
     this.view.hide(entry.item.id);
+    if (after) {
+      try {
+        await after;
+      } catch (error) {
+        if (this.view.items.get(entry.item.id) === entry) this.view.show(entry.item.id);
+        throw error;
+      }
+    }
     return new Promise<void>((resolve, reject) => {
       this.doneQueue.push({ run, entry, resolve, reject });
       if (this.doneQueue.length === 1) setTimeout(() => void this.flushDone(), this.doneGatherMs);

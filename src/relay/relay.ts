@@ -34,6 +34,7 @@ import type { OutboxSource as InboxSource } from "./outbox-journal.js";
 import type { PutResult } from "./outbox-types.js";
 import type { OutboxStore } from "./outbox-store.js";
 import { OutboxTailLedger } from "./outbox-tail-ledger.js";
+import { LaneEffects } from "./lane-effects.js";
 import { planAnswer } from "./plan-answer.js";
 import { planTell, type TellRequest } from "./plan-group.js";
 import { planFromMailbox } from "./plan-mailbox.js";
@@ -123,6 +124,7 @@ export class Relay {
   private readonly unsubscribe: (() => void)[] = [];
   /** Items left from before a restart: their effects may have happened already (see appends). */
   private readonly replayed = new Set<string>();
+  private readonly laneEffects = new LaneEffects();
   /** Agent runs of a delivery that ended in error, in a row (this process). */
   private readonly failedRuns = new Map<string, number>();
   private readonly desk: DeadLetterDesk;
@@ -259,6 +261,7 @@ export class Relay {
   async release(target: string): Promise<void> {
     if (!this.claims.delete(target)) return;
     await this.loops.get(target)?.settle();
+    await this.laneEffects.settled();
     await this.outboxes.get(target)?.stopConsuming?.();
   }
 
@@ -267,6 +270,8 @@ export class Relay {
     for (const off of this.unsubscribe.splice(0)) off();
     await this.desk.stopRetries();
     await Promise.all([...this.loops.values()].map((loop) => loop.stop()));
+    // Answers still being written get their done marks before the outboxes close.
+    await this.laneEffects.settled();
     await Promise.all([...this.outboxes.values()].map((outbox) => outbox.close()));
     await this.desk.close();
   }
@@ -491,25 +496,32 @@ export class Relay {
       const mirror: RelayAction[] = action.mirror
         ? [{ kind: "append", envelope: { ...action.envelope, source: "clawbridge", delivered: "gateway" } }]
         : [];
-      await this.execute([...mirror, ...planAnswer(action, answer, this.ctx)]);
+      // The lane goes on while they are written; the done mark waits for them (see LaneEffects).
+      const lane = `${outbox.target}\u0000${item.lane}`;
+      await this.laneEffects.before(lane);
+      const effects = this.laneEffects.start(lane, () =>
+        this.execute([...mirror, ...planAnswer(action, answer, this.ctx)]),
+      );
+      this.markDone(outbox, item.id, effects);
     } else if (action.kind === "post") {
       const messageId = await postToChat(this.ports.chat, action, (uuid) => this.sentPosts.get(uuid));
       if (messageId) this.rememberPost(action.uuid, messageId);
+      this.markDone(outbox, item.id);
     }
-    this.markDone(outbox, item.id);
     this.replayed.delete(item.id);
     this.count(item, "delivered");
   }
 
   /**
-   * Marks a delivered item done without holding up its lane: its effect (and what it led to)
-   * is durable already, and the item leaves its lane at once. Among replicas that saves every
-   * lane a round trip to Redis per item. A mark that is lost (a crash, a lease gone) only
-   * brings the item back, and delivering it again is harmless: the gateway knows its
-   * idempotency key, Feishu its uuid, and an append looks before it writes.
+   * Marks a delivered item done without holding up its lane: the item leaves its lane at
+   * once, and the mark is written once what it led to is durable (`after`, its effects being
+   * written; otherwise already). Among replicas that saves every lane a round trip to Redis
+   * per item. A mark that is lost (a crash, a lease gone, its effects failed) only brings the
+   * item back, and delivering it again is harmless: the gateway knows its idempotency key,
+   * Feishu its uuid, and an append looks before it writes.
    */
-  private markDone(outbox: OutboxStore<RelayAction>, id: string): void {
-    outbox.done(id).catch((error: unknown) => {
+  private markDone(outbox: OutboxStore<RelayAction>, id: string, after?: Promise<void>): void {
+    outbox.done(id, after).catch((error: unknown) => {
       this.log.warn(
         { err: error, target: outbox.target, item: id },
         "could not mark a delivery done; it will be repeated (harmlessly)",

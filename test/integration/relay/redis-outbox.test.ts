@@ -170,6 +170,29 @@ describe.skipIf(skip)("RedisOutbox: one target's outbox shared by replicas", () 
     expect(ids(outbox)).toEqual(["b"]);
   });
 
+  it("marks an item whose effects are being written only once they are, and not at all if they fail", async () => {
+    const [store] = await replicas(1);
+    const outbox = await open(store!, { doneGatherMs: 0 });
+    await outbox.put([item("a", "l1"), item("b", "l1"), item("c", "l2")]);
+    await outbox.consume(await lease(store!, "r1|1"), nothing);
+    await waitFor(() => ids(outbox).length === 3, { what: "three items read" });
+    let written!: () => void;
+    let failed!: (error: Error) => void;
+    const a = outbox.done("a", new Promise<void>((resolve) => (written = resolve)));
+    const c = outbox.done("c", new Promise<void>((_, reject) => (failed = reject)));
+    expect(heads(outbox)).toEqual(["b"]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const idsKey = store!.key("outbox", TARGET, "ids");
+    expect((await store!.client.hkeys(idsKey)).sort()).toEqual(["a", "b", "c"]);
+    written();
+    await a;
+    expect((await store!.client.hkeys(idsKey)).sort()).toEqual(["b", "c"]);
+    failed(new Error("answer not written"));
+    await expect(c).rejects.toThrow("answer not written");
+    expect((await store!.client.hkeys(idsKey)).sort()).toEqual(["b", "c"]);
+    expect(heads(outbox)).toEqual(["b", "c"]);
+  });
+
   it("marks the dones of a few ms in one script, though they were called in different turns", async () => {
     const [store] = await replicas(1);
     // Longer than the default, so a slow turn on a busy machine cannot split the three.

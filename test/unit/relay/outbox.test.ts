@@ -230,4 +230,34 @@ describe("Outbox", () => {
     await expect(outbox.done("a2")).rejects.toThrow();
     expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["a2"]);
   });
+
+  it("writes a mark that waits for the item's effects only once they are written, and none if they fail", async () => {
+    const dir = tempDir();
+    const outbox = await openWithLanes(dir);
+    await outbox.put(["a1", "a2", "b1"].map((id) => ({ ...item(id), payload: { text: `${id[0]}:${id}` } })));
+    let written!: () => void;
+    let failed!: (error: Error) => void;
+    const a1 = outbox.done("a1", new Promise<void>((resolve) => (written = resolve)));
+    const b1 = outbox.done("b1", new Promise<void>((_, reject) => (failed = reject)));
+    // Out of their lanes at once; nothing in the journal while their effects are on the way.
+    expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["a2"]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(journalLines(outbox).filter((l) => l.includes('"op":"done"'))).toEqual([]);
+    written();
+    await a1;
+    expect(
+      journalLines(outbox)
+        .filter((l) => l.includes('"op":"done"'))
+        .map((l) => JSON.parse(l).id),
+    ).toEqual(["a1"]);
+    // Effects that failed: no mark, and the item is back at its lane's head to be tried again.
+    failed(new Error("answer not written"));
+    await expect(b1).rejects.toThrow("answer not written");
+    expect(ids(outbox)).toEqual(["a2", "b1"]);
+    expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["a2", "b1"]);
+    await outbox.close();
+    const again = await openWithLanes(dir);
+    expect(ids(again)).toEqual(["a2", "b1"]);
+    await again.close();
+  });
 });

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { LaneEffects } from "../../../src/relay/lane-effects.js";
+
+/** An effect that is written when the test says so. */
+function pending() {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe("LaneEffects", () => {
+  it("lets a lane's next delivery wait only for the effects still being written, in order", async () => {
+    const effects = new LaneEffects();
+    const first = pending();
+    const order: string[] = [];
+    const started = effects.start("l", () => first.promise.then(() => void order.push("first")));
+    let waited = false;
+    const next = effects.before("l").then(() => (waited = true));
+    // Another lane is not held up by this one.
+    await effects.before("other");
+    await tick();
+    expect(waited).toBe(false);
+    first.resolve();
+    await next;
+    await started;
+    expect(order).toEqual(["first"]);
+    // Written: nothing left to wait for.
+    await expect(effects.before("l")).resolves.toBeUndefined();
+  });
+
+  it("reports effects that failed to the lane's next delivery once, then lets the lane go on", async () => {
+    const effects = new LaneEffects();
+    const first = pending();
+    const started = effects.start("l", () => first.promise);
+    started.catch(() => {});
+    first.reject(new Error("answer not written"));
+    await expect(effects.before("l")).rejects.toThrow("answer not written");
+    await expect(effects.before("l")).resolves.toBeUndefined();
+  });
+
+  it("settles once every started effect is written or failed", async () => {
+    const effects = new LaneEffects();
+    const a = pending();
+    const b = pending();
+    effects.start("a", () => a.promise);
+    effects.start("b", () => b.promise).catch(() => {});
+    let settled = false;
+    const all = effects.settled().then(() => (settled = true));
+    a.resolve();
+    await tick();
+    expect(settled).toBe(false);
+    b.reject(new Error("lost"));
+    await all;
+    expect(settled).toBe(true);
+  });
+});
