@@ -54,6 +54,8 @@ export interface RedisOutboxOptions<T> {
   claimIdleMs: number;
   /** How long done marks gather before they are written; default `DONE_GATHER_MS`. */
   doneGatherMs?: number;
+  /** How long the next read waits after one that brought entries; default `READ_LINGER_MS`. */
+  readLingerMs?: number;
 }
 
 /** One `consume` call, from the group's creation to `stopConsuming`. */
@@ -90,6 +92,12 @@ const EXTRA_PAGES = 10;
  * (ha.throughput: a third fewer scripts per envelope, Redis' CPU down about a tenth).
  */
 const DONE_GATHER_MS = 5;
+/**
+ * After a read that brought entries, the next waits this long, so that under load one read
+ * brings what a few ms put instead of a read per put; the items read are being delivered
+ * meanwhile. A quiet stream is still read the moment something arrives (BLOCK).
+ */
+const READ_LINGER_MS = 5;
 // Sweeps and the takeover's deadline read `systemClock`, not the injected clock: they pace
 // reads against Redis' own idle times (XAUTOCLAIM), which a test's clock does not move.
 const RETRY_BACKOFF = { baseMs: 100, maxMs: 5_000, factor: 2, jitter: 0.3 };
@@ -186,6 +194,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private readonly rememberDone: number;
   private readonly claimIdleMs: number;
   private readonly doneGatherMs: number;
+  private readonly readLingerMs: number;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly keys: { stream: string; ids: string; done: string; seq: string };
@@ -218,6 +227,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     this.consumer = options.consumer;
     this.claimIdleMs = Math.round(options.claimIdleMs);
     this.doneGatherMs = options.doneGatherMs ?? DONE_GATHER_MS;
+    this.readLingerMs = options.readLingerMs ?? READ_LINGER_MS;
     this.rememberDone = options.rememberDone ?? options.capacity * 10;
     this.log = (options.logger ?? silentLogger()).child({
       component: "relay.redis-outbox",
@@ -701,7 +711,12 @@ export class RedisOutbox<T> implements OutboxStore<T> {
       ...["GROUP", GROUP, this.consumer, "COUNT", BATCH, "BLOCK", BLOCK_MS, "STREAMS", this.keys.stream, ">"],
     );
     if (run.drops !== drops) return false;
-    this.accept(run, parseReadReply(reply), false);
+    const entries = parseReadReply(reply);
+    this.accept(run, entries, false);
+    // A timer of its own, not the clock: it only paces reads, and a test's frozen clock must not stop them.
+    if (entries.length > 0 && this.readLingerMs > 0 && !run.stopped) {
+      await new Promise((resolve) => setTimeout(resolve, this.readLingerMs));
+    }
     return true;
   }
 

@@ -193,6 +193,23 @@ describe.skipIf(skip)("RedisOutbox: one target's outbox shared by replicas", () 
     expect(heads(outbox)).toEqual(["b", "c"]);
   });
 
+  it("reads again only a linger after a read that brought entries, so a busy stream is read in batches", async () => {
+    const [store] = await replicas(1);
+    const outbox = await open(store!, { readLingerMs: 1_000 });
+    await outbox.put(item("a"));
+    await outbox.consume(await lease(store!, "r1|1"), nothing);
+    await waitFor(() => ids(outbox).length === 1, { what: "the first item read" });
+    await outbox.put([item("b"), item("c", "l2")]);
+    // Within the linger the stream is not read again; after it, what was put meanwhile comes in one read.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ids(outbox)).toEqual(["a"]);
+    await waitFor(() => ids(outbox).length === 3, {
+      what: "the items put during the linger",
+      timeoutMs: 5_000,
+    });
+    expect(ids(outbox)).toEqual(["a", "b", "c"]);
+  });
+
   it("marks the dones of a few ms in one script, though they were called in different turns", async () => {
     const [store] = await replicas(1);
     // Longer than the default, so a slow turn on a busy machine cannot split the three.
