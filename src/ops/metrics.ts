@@ -111,7 +111,7 @@ export class Metrics {
   );
   readonly roleHeld = this.gauge(
     "role_held",
-    "Redis store: 1 while this replica holds the role (folder, chat, tasks, node:<name>).",
+    "Redis store: 1 while this replica holds the role (folder, inboxes, chat, tasks, node:<name>).",
     ["role"],
   );
   readonly roleChanges = this.counter(

@@ -50,7 +50,7 @@ export interface ReplicaRolesOptions {
   leaseMs: number;
   /** Nodes with a gateway: one `node:<name>` role each, spread evenly over the replicas. */
   gatewayNodes: readonly string[];
-  /** The part behind each role (folder, chat, tasks, node:<name>). */
+  /** The part behind each role (folder, inboxes, chat, tasks, node:<name>). */
   part(role: string): RolePart;
   /** Told of every change, for metrics and logs. */
   onChange?(role: string, change: "acquired" | ReleaseReason): void;
