@@ -36,6 +36,7 @@ export class LiveTaskCards implements TaskView {
   private readonly cards = new Map<string, CardState>();
   private readonly clock: Clock;
   private readonly log: Logger;
+  private stopped = false;
 
   constructor(private readonly options: LiveTaskCardsOptions) {
     this.clock = options.clock ?? systemClock;
@@ -99,6 +100,18 @@ export class LiveTaskCards implements TaskView {
     }
   }
 
+  /**
+   * The task layer stopped here (shutdown, or among replicas the "tasks" role moved on):
+   * throttled updates are dropped, and so is any "running" card still waiting in the queue
+   * (see `stillCurrent`), so it cannot land after the next holder's final card. Final cards
+   * still go out: the task has ended whoever shows it.
+   */
+  stop(): void {
+    this.stopped = true;
+    for (const state of this.cards.values()) if (state.timer) this.clock.clearTimeout(state.timer);
+    this.cards.clear();
+  }
+
   private flush(id: string): void {
     const state = this.cards.get(id);
     if (!state?.next || !state.messageId || !this.options.chat) return;
@@ -106,14 +119,16 @@ export class LiveTaskCards implements TaskView {
     state.next = undefined;
     if (state.timer) this.clock.clearTimeout(state.timer);
     state.timer = undefined;
-    state.lastPatchAt = this.clock.now();
     const final = isFinalState(task.state);
+    if (this.stopped && !final) return;
+    state.lastPatchAt = this.clock.now();
     if (final) this.cards.delete(id);
     void this.options.chat
       .patch(state.messageId, this.render(task, position), {
         chatId: task.place!.chatId,
         final,
         fullOutputRef: `/task ${task.id}`,
+        stillCurrent: () => !this.stopped,
       })
       .catch((error: unknown) => this.log.warn({ err: error, task: id }, "could not update the task card"));
   }

@@ -42,6 +42,8 @@ export interface TaskView {
   opened(task: Task, position?: number): void;
   /** The task changed (state, output, queue position); `final` once it has ended. */
   changed(task: Task, position?: number): void;
+  /** The task layer stopped here: nothing but final cards may still go out. */
+  stop?(): void;
 }
 
 export interface DispatchRequest {
@@ -165,6 +167,7 @@ export class TaskService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.options.view?.stop?.();
     this.offPool?.();
     for (const live of this.live.values()) {
       if (live.timer) this.clock.clearTimeout(live.timer);

@@ -39,6 +39,13 @@ export interface OutboundPatchOptions {
   final?: boolean;
   /** Named in the notice card that replaces a card over the size limit. */
   fullOutputRef?: string;
+  /**
+   * Asked right before a card that is not final goes out: `false` drops it (its callers
+   * resolve). The one who asked no longer speaks for the message — the task layer stopped
+   * here (among replicas, the "tasks" role moved on), and a "running" card still waiting
+   * for its turn must not land after the new holder's final one.
+   */
+  stillCurrent?: () => boolean;
 }
 
 export interface OutboundCloseOptions {

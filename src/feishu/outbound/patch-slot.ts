@@ -103,6 +103,7 @@ export class PatchSlot {
   private async apply(job: PatchJob): Promise<() => void> {
     const { options, counters, log, env } = this.context;
     let truncated = false;
+    let dropped = false;
     const outcome = await deliver(
       {
         what: "patch",
@@ -110,6 +111,10 @@ export class PatchSlot {
         pacer: this.pacer,
         call: () => {
           this.absorbNext(job);
+          if (!job.options.final && job.options.stillCurrent?.() === false) {
+            dropped = true;
+            return Promise.resolve(undefined as Awaited<ReturnType<typeof options.api.patchMessage>>);
+          }
           const encoded = this.encode(job);
           truncated = encoded.truncated;
           return options.api.patchMessage({ messageId: this.messageId, content: encoded.content });
@@ -117,6 +122,12 @@ export class PatchSlot {
       },
       env,
     );
+    if (dropped) {
+      log.debug({ messageId: this.messageId }, "a live card's update dropped: whoever asked has stopped");
+      return () => {
+        for (const waiter of job.waiters) waiter.resolve();
+      };
+    }
     if (outcome.ok) {
       if (job.options.final) log.debug({ messageId: this.messageId }, "live card reached its final state");
       return () => {

@@ -57,6 +57,25 @@ describe("OutboundQueue.patch", () => {
     expect(api.count("CB_FEISHU_RATE_LIMITED")).toBe(0);
   });
 
+  it("drops a card that is not final when whoever asked stopped before its turn; a final card still goes", async () => {
+    const { api, queue } = outboundHarness({
+      api: { patchPerMessageQps: 2 },
+      limits: { perMessagePatchQps: 2 },
+    });
+    const messageId = await liveCard(queue);
+    let current = true;
+    const stillCurrent = () => current;
+    await queue.patch(messageId, card("running 1"), { stillCurrent });
+    // The next may start ~500 ms later: the task layer stops here meanwhile.
+    const waiting = queue.patch(messageId, card("running 2"), { stillCurrent });
+    current = false;
+    await waiting;
+    const applied = () => api.message(messageId)!.patches.map(stepOf);
+    expect(applied()).toEqual(["step running 1"]);
+    await queue.patch(messageId, card("done"), { stillCurrent, final: true });
+    expect(applied()).toEqual(["step running 1", "step done"]);
+  });
+
   it("delivers a final patch despite 429s on that message", async () => {
     const { api, queue } = outboundHarness();
     const messageId = await liveCard(queue);
