@@ -10,7 +10,7 @@
 export class LaneEffects {
   private readonly latest = new Map<string, Promise<void>>();
 
-  /** Waits for the lane's effects still being written; throws, once, if they failed. */
+  /** Waits for the lane's effects still being written; throws (retryable), once, if they failed. */
   async before(lane: string): Promise<void> {
     const previous = this.latest.get(lane);
     if (!previous) return;
@@ -18,7 +18,15 @@ export class LaneEffects {
       await previous;
     } catch (error) {
       if (this.latest.get(lane) === previous) this.latest.delete(lane);
-      throw error;
+      // Retryable whatever the cause: this delivery's own effects were never tried, and must
+      // not be given up (dead-lettered) for an error that was the previous item's.
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `an earlier answer of this lane was not written (${reason}); this one goes again after it`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 

@@ -182,8 +182,9 @@ export class Outbox<T> implements OutboxStore<T> {
     this.assertOpen();
     const putting = this.putting.get(id);
     if (putting) return putting.then(() => this.done(id, after));
-    // From here on synchronous up to the append: the item leaves its lane (see `laneHeads`)
+    // From here on synchronous up to the hide: the item leaves its lane (see `laneHeads`)
     // before the caller's next step, so a loop that goes on at once never starts it again.
+    // The append follows at once, or once `after` is written.
     const finishing = this.finishing.get(id);
     if (finishing) return finishing;
     const entry = this.view.items.get(id);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ClawbridgeError, isRetryable } from "../../../src/core/index.js";
 import { LaneEffects } from "../../../src/relay/lane-effects.js";
 
 /** An effect that is written when the test says so. */
@@ -39,8 +40,16 @@ describe("LaneEffects", () => {
     const first = pending();
     const started = effects.start("l", () => first.promise);
     started.catch(() => {});
-    first.reject(new Error("answer not written"));
-    await expect(effects.before("l")).rejects.toThrow("answer not written");
+    // Even an error that says "do not retry" is the earlier item's, not this one's.
+    first.reject(new ClawbridgeError("CB_INTERNAL", "answer not written", { retryable: false }));
+    const reported = await effects.before("l").then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    // Retryable (not a ClawbridgeError saying otherwise), naming the cause.
+    expect(reported).toBeInstanceOf(Error);
+    expect(isRetryable(reported)).toBe(true);
+    expect((reported as Error).message).toContain("answer not written");
     await expect(effects.before("l")).resolves.toBeUndefined();
   });
 
