@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFencedError, RedisStore, type Fence } from "../../../src/cluster/index.js";
 import { createLogger, ManualClock } from "../../../src/core/index.js";
+import { deferred } from "../../../src/feishu/outbound/deferred.js";
 import type { OutboxItem, PutResult } from "../../../src/relay/outbox-types.js";
 import { RedisOutbox, type RedisOutboxOptions } from "../../../src/relay/redis-outbox.js";
 import { logSink } from "../../helpers/log-sink.js";
@@ -76,6 +77,18 @@ describe.skipIf(skip)("RedisOutbox: one target's outbox shared by replicas", () 
     await store.client.set(key, value);
     const fence = { key, value, token: Number(value.split("|")[1]), holds: true, held: () => fence.holds };
     return fence;
+  }
+  /** An outbox this test's replica r1 consumes under its lease, once it has read all of `items`. */
+  async function consuming(
+    store: RedisStore,
+    items: OutboxItem<Payload>[],
+    extra: Partial<RedisOutboxOptions<Payload>> = {},
+  ): Promise<RedisOutbox<Payload>> {
+    const outbox = await open(store, extra);
+    await outbox.put(items);
+    await outbox.consume(await lease(store, "r1|1"), nothing);
+    await waitFor(() => ids(outbox).length === items.length, { what: `${items.length} items read` });
+    return outbox;
   }
 
   /** Closes the named connections from the server's side, as when their process dies. */
@@ -159,10 +172,7 @@ describe.skipIf(skip)("RedisOutbox: one target's outbox shared by replicas", () 
 
   it("takes an item out of its lane as soon as it is being marked done", async () => {
     const [store] = await replicas(1);
-    const outbox = await open(store!);
-    await outbox.put([item("a"), item("b")]);
-    await outbox.consume(await lease(store!, "r1|1"), nothing);
-    await waitFor(() => ids(outbox).length === 2, { what: "two items read" });
+    const outbox = await consuming(store!, [item("a"), item("b")]);
     const marked = outbox.done("a");
     // Before the mark is written, the lane's next item is its head: a loop goes on at once.
     expect(heads(outbox)).toEqual(["b"]);
@@ -172,22 +182,21 @@ describe.skipIf(skip)("RedisOutbox: one target's outbox shared by replicas", () 
 
   it("marks an item whose effects are being written only once they are, and not at all if they fail", async () => {
     const [store] = await replicas(1);
-    const outbox = await open(store!, { doneGatherMs: 0 });
-    await outbox.put([item("a", "l1"), item("b", "l1"), item("c", "l2")]);
-    await outbox.consume(await lease(store!, "r1|1"), nothing);
-    await waitFor(() => ids(outbox).length === 3, { what: "three items read" });
-    let written!: () => void;
-    let failed!: (error: Error) => void;
-    const a = outbox.done("a", new Promise<void>((resolve) => (written = resolve)));
-    const c = outbox.done("c", new Promise<void>((_, reject) => (failed = reject)));
+    const outbox = await consuming(store!, [item("a", "l1"), item("b", "l1"), item("c", "l2")], {
+      doneGatherMs: 0,
+    });
+    const written = deferred<void>();
+    const failed = deferred<void>();
+    const a = outbox.done("a", written.promise);
+    const c = outbox.done("c", failed.promise);
     expect(heads(outbox)).toEqual(["b"]);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const idsKey = store!.key("outbox", TARGET, "ids");
     expect((await store!.client.hkeys(idsKey)).sort()).toEqual(["a", "b", "c"]);
-    written();
+    written.resolve();
     await a;
     expect((await store!.client.hkeys(idsKey)).sort()).toEqual(["b", "c"]);
-    failed(new Error("answer not written"));
+    failed.reject(new Error("answer not written"));
     await expect(c).rejects.toThrow("answer not written");
     expect((await store!.client.hkeys(idsKey)).sort()).toEqual(["b", "c"]);
     expect(heads(outbox)).toEqual(["b", "c"]);
@@ -213,10 +222,9 @@ describe.skipIf(skip)("RedisOutbox: one target's outbox shared by replicas", () 
   it("marks the dones of a few ms in one script, though they were called in different turns", async () => {
     const [store] = await replicas(1);
     // Longer than the default, so a slow turn on a busy machine cannot split the three.
-    const outbox = await open(store!, { doneGatherMs: 500 });
-    await outbox.put([item("a", "l1"), item("b", "l2"), item("c", "l3")]);
-    await outbox.consume(await lease(store!, "r1|1"), nothing);
-    await waitFor(() => ids(outbox).length === 3, { what: "three items read" });
+    const outbox = await consuming(store!, [item("a", "l1"), item("b", "l2"), item("c", "l3")], {
+      doneGatherMs: 500,
+    });
     const writesBefore = outbox.stats().writes;
     const marks: Promise<void>[] = [];
     for (const id of ["a", "b", "c"]) {

@@ -1,24 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { ClawbridgeError, isRetryable } from "../../../src/core/index.js";
+import { deferred } from "../../../src/feishu/outbound/deferred.js";
 import { LaneEffects } from "../../../src/relay/lane-effects.js";
-
-/** An effect that is written when the test says so. */
-function pending() {
-  let resolve!: () => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 describe("LaneEffects", () => {
   it("lets a lane's next delivery wait only for the effects still being written, in order", async () => {
     const effects = new LaneEffects();
-    const first = pending();
+    const first = deferred<void>();
     const order: string[] = [];
     const started = effects.start("l", () => first.promise.then(() => void order.push("first")));
     let waited = false;
@@ -37,7 +27,7 @@ describe("LaneEffects", () => {
 
   it("reports effects that failed to the lane's next delivery once, then lets the lane go on", async () => {
     const effects = new LaneEffects();
-    const first = pending();
+    const first = deferred<void>();
     const started = effects.start("l", () => first.promise);
     started.catch(() => {});
     // Even an error that says "do not retry" is the earlier item's, not this one's.
@@ -55,8 +45,8 @@ describe("LaneEffects", () => {
 
   it("settles once every started effect is written or failed", async () => {
     const effects = new LaneEffects();
-    const a = pending();
-    const b = pending();
+    const a = deferred<void>();
+    const b = deferred<void>();
     effects.start("a", () => a.promise);
     effects.start("b", () => b.promise).catch(() => {});
     let settled = false;

@@ -2,6 +2,7 @@ import { appendFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/core/index.js";
+import { deferred } from "../../../src/feishu/outbound/deferred.js";
 import { Outbox, type OutboxItem } from "../../../src/relay/outbox.js";
 import { outboxFileName, readJournal } from "../../../src/relay/outbox-journal.js";
 import { tempDir } from "../../helpers/temp.js";
@@ -235,15 +236,15 @@ describe("Outbox", () => {
     const dir = tempDir();
     const outbox = await openWithLanes(dir);
     await outbox.put(["a1", "a2", "b1"].map((id) => ({ ...item(id), payload: { text: `${id[0]}:${id}` } })));
-    let written!: () => void;
-    let failed!: (error: Error) => void;
-    const a1 = outbox.done("a1", new Promise<void>((resolve) => (written = resolve)));
-    const b1 = outbox.done("b1", new Promise<void>((_, reject) => (failed = reject)));
+    const written = deferred<void>();
+    const failed = deferred<void>();
+    const a1 = outbox.done("a1", written.promise);
+    const b1 = outbox.done("b1", failed.promise);
     // Out of their lanes at once; nothing in the journal while their effects are on the way.
     expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["a2"]);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(journalLines(outbox).filter((l) => l.includes('"op":"done"'))).toEqual([]);
-    written();
+    written.resolve();
     await a1;
     expect(
       journalLines(outbox)
@@ -251,7 +252,7 @@ describe("Outbox", () => {
         .map((l) => JSON.parse(l).id),
     ).toEqual(["a1"]);
     // Effects that failed: no mark, and the item is back at its lane's head to be tried again.
-    failed(new Error("answer not written"));
+    failed.reject(new Error("answer not written"));
     await expect(b1).rejects.toThrow("answer not written");
     expect(ids(outbox)).toEqual(["a2", "b1"]);
     expect([...outbox.laneHeads()].map((i) => i.id)).toEqual(["a2", "b1"]);

@@ -11,30 +11,9 @@ import {
   taskFinalText,
   taskStateLabel,
 } from "../../../src/tasks/cards/index.js";
-import type { Task } from "../../../src/tasks/types.js";
+import { TASK_T0 as T0, taskFixture as task } from "../../helpers/task-fixture.js";
 
-const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-function task(overrides: Partial<Task> = {}): Task {
-  return {
-    id: "T7",
-    seq: 7,
-    target: "#gpu",
-    node: "ai-pc",
-    via: "gateway",
-    prompt: "用新数据重新训练分类模型",
-    state: "running",
-    requestedBy: { kind: "user", openId: "ou_wang", name: "小王" },
-    place: { chatId: "oc_1" },
-    locale: "zh-CN",
-    envelopeId: "01J0000000000000000000000",
-    createdAt: T0,
-    startedAt: T0,
-    output: "",
-    ...overrides,
-  };
-}
 
 interface TextNode {
   tag: string;

@@ -1,28 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { LiveTaskCards } from "../../../src/tasks/live-cards.js";
-import type { Task } from "../../../src/tasks/types.js";
 import { outboundHarness } from "../../helpers/outbound-harness.js";
+import { taskFixture as task } from "../../helpers/task-fixture.js";
 import { sleep, waitFor } from "../../helpers/wait.js";
-
-function task(overrides: Partial<Task> = {}): Task {
-  return {
-    id: "T7",
-    seq: 7,
-    target: "ai-pc",
-    node: "ai-pc",
-    via: "gateway",
-    prompt: "看一下日志",
-    state: "running",
-    requestedBy: { kind: "user", openId: "ou_wang", name: "小王" },
-    place: { chatId: "oc_1" },
-    locale: "en",
-    envelopeId: "01J0000000000000000000007",
-    createdAt: Date.now(),
-    startedAt: Date.now(),
-    output: "",
-    ...overrides,
-  };
-}
 
 describe("LiveTaskCards", () => {
   it("once stopped, drops throttled updates but still shows a task's final state", async () => {
