@@ -19,6 +19,7 @@ import {
   internalError,
   RecentIds,
   silentLogger,
+  sleep,
   systemClock,
   type Clock,
   type Logger,
@@ -713,9 +714,9 @@ export class RedisOutbox<T> implements OutboxStore<T> {
     if (run.drops !== drops) return false;
     const entries = parseReadReply(reply);
     this.accept(run, entries, false);
-    // A timer of its own, not the clock: it only paces reads, and a test's frozen clock must not stop them.
+    // Real time, not the injected clock: it only paces reads, and a test's frozen clock must not stop them.
     if (entries.length > 0 && this.readLingerMs > 0 && !run.stopped) {
-      await new Promise((resolve) => setTimeout(resolve, this.readLingerMs));
+      await sleep(systemClock, this.readLingerMs);
     }
     return true;
   }

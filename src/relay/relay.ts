@@ -5,6 +5,7 @@ import {
   ClawbridgeError,
   DEFAULT_LOCALE,
   internalError,
+  sleep,
   systemClock,
   type Clock,
   type Envelope,
@@ -586,14 +587,14 @@ export class Relay {
   }
 
   /**
-   * Waits out the linger (`APPEND_LINGER_MS`) since the lane's last append. A timer of its own, not the
+   * Waits out the linger (`APPEND_LINGER_MS`) since the lane's last append. Real time (`systemClock`), not the
    * relay's clock: it only paces writes, and a test's frozen clock must not stop them.
    */
   private async lingerOnBusyLane(lane: string): Promise<void> {
     const last = this.lastAppendAt.get(lane);
     const linger = this.options.appendLingerMs ?? APPEND_LINGER_MS;
     const wait = last === undefined ? 0 : last + linger - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (wait > 0) await sleep(systemClock, wait);
     this.lastAppendAt.set(lane, performance.now());
     // One entry per inbox ever appended to: bounded by the mailbox's nodes, but forget old ones.
     if (this.lastAppendAt.size > 1_000) this.lastAppendAt.delete(this.lastAppendAt.keys().next().value!);
