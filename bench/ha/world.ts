@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { assignRoles } from "../../src/cluster/index.js";
+import { assignGroups } from "../../src/cluster/index.js";
 import {
   CHAT_ROLE,
   FOLDER_ROLE,
@@ -173,9 +173,7 @@ export class HaWorld {
     for (;;) {
       const running = this.slots.flatMap((slot) => (slot.id ? [slot.id] : [])).sort();
       const [live, owners] = await Promise.all([this.liveReplicas(), this.owners()]);
-      const wanted = new Map(
-        roleGroups(this.nodes).flatMap((group) => [...assignRoles(group.roles, running)]),
-      );
+      const wanted = assignGroups(roleGroups(this.nodes), running);
       const settled =
         JSON.stringify(live) === JSON.stringify(running) &&
         [...wanted].every(([role, owner]) => owners.get(role) === owner);

@@ -1,5 +1,5 @@
 import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../core/index.js";
-import { assignRoles } from "./assignment.js";
+import { assignGroups } from "./assignment.js";
 import type { Fence } from "./fence.js";
 import { Lease } from "./lease.js";
 import type { RedisStore } from "./redis-client.js";
@@ -19,6 +19,7 @@ export interface RoleManagerOptions {
   store: RedisStore;
   registry: ReplicaRegistry;
   replicaId: string;
+  /** In order: a group's uneven share goes to the replicas holding fewest of the earlier groups' roles. */
   groups: readonly RoleGroup[];
   /** Lease time; ticks come every third of it. */
   ttlMs: number;
@@ -41,7 +42,7 @@ const SLOW_RELEASE_MS = 10_000;
  * Which roles this replica holds, kept in step with the others through Redis.
  *
  * Every tick: renew what it holds, heartbeat, read the live replicas, compute the same
- * assignment every replica computes ({@link assignRoles}), hand over what is now someone else's
+ * assignment every replica computes ({@link assignGroups}), hand over what is now someone else's
  * (the app stops first, then the lease is deleted so the next owner need not wait for it to
  * expire), and try to take what is now its own (which fails until the previous holder has let
  * go or its lease expired: retried next tick).
@@ -230,11 +231,7 @@ export class RoleManager {
 
   /** Role → the replica that should hold it, over every group. */
   private desiredOwners(replicas: string[]): Map<string, string> {
-    const owners = new Map<string, string>();
-    for (const group of this.groups) {
-      for (const [role, owner] of assignRoles(group.roles, replicas)) owners.set(role, owner);
-    }
-    return owners;
+    return assignGroups(this.groups, replicas);
   }
 
   /** Drops every role whose lease the local clock no longer vouches for. */

@@ -25,13 +25,17 @@ export function nodeRole(node: string): string {
   return `node:${node}`;
 }
 
-/** The roles the replicas share, in the groups each spread evenly over them (see `assignRoles`). */
+/**
+ * The roles the replicas share, in the groups each spread evenly over them, in this order
+ * (see `assignGroups`): the folder's reader and the inboxes' writer work for every node's
+ * traffic, so nodes that do not divide evenly go to replicas holding neither.
+ */
 export function roleGroups(gatewayNodes: readonly string[]): { name: string; roles: string[] }[] {
   return [
-    { name: "nodes", roles: gatewayNodes.map(nodeRole) },
     // Two roles in a group of their own go to two replicas whenever there are two: the
     // bounded assignment gives each replica at most one of them.
     { name: "folder", roles: [FOLDER_ROLE, INBOXES_ROLE] },
+    { name: "nodes", roles: gatewayNodes.map(nodeRole) },
     { name: "singletons", roles: [CHAT_ROLE, TASKS_ROLE] },
   ];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assignRoles, rolesOf } from "../../../src/cluster/index.js";
+import { assignGroups, assignRoles, rolesOf } from "../../../src/cluster/index.js";
 
 const nodes = (count: number) =>
   Array.from({ length: count }, (_, i) => `node:n${String(i).padStart(2, "0")}`);
@@ -95,5 +95,77 @@ describe("assignRoles: bounded-load rendezvous hashing", () => {
       const assignment = assignRoles(["folder", "chat"], replicaIds(count, `single${count}-`));
       expect(new Set(assignment.values()).size).toBe(2);
     }
+  });
+});
+
+describe("assignGroups: several groups over one set of replicas", () => {
+  const folderGroup = { roles: ["folder", "inboxes"] };
+  const singletons = { roles: ["chat", "tasks"] };
+  const groups = (nodeCount: number) => [folderGroup, { roles: nodes(nodeCount) }, singletons];
+  const heavy = (assignment: Map<string, string>, replica: string) =>
+    rolesOf(assignment, replica).some((role) => role === "folder" || role === "inboxes");
+  const nodeCount = (assignment: Map<string, string>, replica: string) =>
+    rolesOf(assignment, replica).filter((role) => role.startsWith("node:")).length;
+
+  it("gives the nodes that do not divide evenly to the replicas holding neither folder nor inboxes", () => {
+    for (let salt = 0; salt < 30; salt++) {
+      for (const [replicaCount, count] of [
+        [3, 10],
+        [3, 31],
+        [4, 10],
+        [5, 12],
+      ] as const) {
+        const replicas = replicaIds(replicaCount, `g${salt}-`);
+        const assignment = assignGroups(groups(count), replicas);
+        expect(assignment.size).toBe(count + 4);
+        const base = Math.floor(count / replicaCount);
+        for (const replica of replicas) {
+          // ⌊n/r⌋ or ⌈n/r⌉ nodes each, as before; ⌈n/r⌉ only where neither folder nor inboxes is.
+          const held = nodeCount(assignment, replica);
+          if (heavy(assignment, replica)) expect(held).toBe(base);
+          else expect([base, base + 1]).toContain(held);
+        }
+        expect(replicas.reduce((sum, replica) => sum + nodeCount(assignment, replica), 0)).toBe(count);
+      }
+    }
+  });
+
+  it("spreads each group as assignRoles does: one group alone, and every group within its bounds", () => {
+    const replicas = replicaIds(3, "alone-");
+    expect([...assignGroups([{ roles: nodes(10) }], replicas)].sort()).toEqual(
+      [...assignRoles(nodes(10), replicas)].sort(),
+    );
+    const assignment = assignGroups(groups(30), replicas);
+    expect(replicas.map((replica) => nodeCount(assignment, replica))).toEqual([10, 10, 10]);
+    expect(new Set(["folder", "inboxes"].map((role) => assignment.get(role))).size).toBe(2);
+    expect(new Set(["chat", "tasks"].map((role) => assignment.get(role))).size).toBe(2);
+    // Two replicas: folder and inboxes apart, the nodes even; one replica: everything.
+    const two = replicaIds(2, "two-");
+    const onTwo = assignGroups(groups(10), two);
+    expect(new Set(["folder", "inboxes"].map((role) => onTwo.get(role))).size).toBe(2);
+    expect(two.map((replica) => nodeCount(onTwo, replica))).toEqual([5, 5]);
+    expect(new Set(assignGroups(groups(10), ["only-1-abcd"]).values())).toEqual(new Set(["only-1-abcd"]));
+  });
+
+  it("gives the same answer whatever the order of the replicas, and moves few nodes when one leaves", () => {
+    let extraMoves = 0;
+    let trials = 0;
+    for (let salt = 0; salt < 20; salt++) {
+      const replicas = replicaIds(3, `m${salt}-`);
+      const before = assignGroups(groups(30), replicas);
+      expect([...assignGroups(groups(30), [...replicas].reverse())].sort()).toEqual([...before].sort());
+      for (const gone of replicas) {
+        const after = assignGroups(
+          groups(30),
+          replicas.filter((replica) => replica !== gone),
+        );
+        const orphaned = rolesOf(before, gone).filter((role) => role.startsWith("node:"));
+        const movedNodes = moved(before, after).filter((role) => role.startsWith("node:"));
+        for (const role of orphaned) expect(movedNodes).toContain(role);
+        extraMoves += movedNodes.length - orphaned.length;
+        trials++;
+      }
+    }
+    expect(extraMoves / trials).toBeLessThan(2);
   });
 });
