@@ -104,6 +104,7 @@ export async function openSharedState(
         target,
         capacity: shape.capacity,
         laneOf: shape.laneOf,
+        ...(shape.readLingerMs !== undefined ? { readLingerMs: shape.readLingerMs } : {}),
         logger: options.logger,
         clock,
         consumer: replicaId,

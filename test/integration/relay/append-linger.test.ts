@@ -3,7 +3,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { configSchema } from "../../../src/config/index.js";
 import { silentLogger, type Envelope } from "../../../src/core/index.js";
 import type { MailboxStore } from "../../../src/mailbox/index.js";
-import { createRelay, type Relay, type RelayAction } from "../../../src/relay/index.js";
+import {
+  createRelay,
+  MAILBOX_TARGET,
+  Outbox,
+  type OutboxShape,
+  type Relay,
+  type RelayAction,
+} from "../../../src/relay/index.js";
 import { memoryStore, sharedFixture } from "../../helpers/mailbox.js";
 import { waitFor } from "../../helpers/wait.js";
 
@@ -69,5 +76,32 @@ describe("appends to a busy inbox", () => {
 
     expect(ids()).toEqual(["answer-1", "answer-2", "answer-3", "answer-4"]);
     expect(appends).toEqual([1, 3]);
+  });
+
+  it("among replicas, asks the appends' outbox to be read less often under load than the nodes'", async () => {
+    const fixture = sharedFixture();
+    const store = memoryStore(fixture.root, fixture.stateDir);
+    const config = configSchema.parse({
+      mailbox: { root: fixture.root },
+      state: { dir: fixture.stateDir },
+      nodes: [{ name: "nas-agent" }, { name: "ai-pc", url: "ws://127.0.0.1:1", token: "t" }],
+    });
+    // The shapes the relay asks of a shared store; file outboxes stand in for Redis here.
+    const shapes = new Map<string, OutboxShape>();
+    relay = createRelay(config, {
+      mailbox: store,
+      gateways: new Map(),
+      logger: silentLogger(),
+      outboxes: (target, shape) => {
+        shapes.set(target, shape);
+        return new Outbox<RelayAction>({ dir: fixture.stateDir, target, capacity: shape.capacity });
+      },
+    });
+    await relay.start();
+
+    expect([...shapes.keys()].sort()).toEqual(["_chat", "_mailbox", "ai-pc"]);
+    expect(shapes.get(MAILBOX_TARGET)?.readLingerMs).toBe(50);
+    expect(shapes.get("ai-pc")?.readLingerMs).toBeUndefined();
+    expect(shapes.get("_chat")?.readLingerMs).toBeUndefined();
   });
 });
