@@ -439,7 +439,11 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private async flushDone(): Promise<void> {
     const queued = this.doneQueue.splice(0);
     const byRun = new Map<ConsumeRun, DoneRequest<T>[]>();
-    for (const request of queued) byRun.set(request.run, [...(byRun.get(request.run) ?? []), request]);
+    for (const request of queued) {
+      const requests = byRun.get(request.run);
+      if (requests) requests.push(request);
+      else byRun.set(request.run, [request]);
+    }
     await Promise.all(
       [...byRun].flatMap(([run, requests]) => {
         const chunks: DoneRequest<T>[][] = [];
@@ -786,6 +790,7 @@ export class RedisOutbox<T> implements OutboxStore<T> {
   private accept(run: ConsumeRun, raws: RawEntry[], redelivered: boolean): number {
     if (this.run !== run || run.stopped) return 0;
     const fresh: StreamEntry<T>[] = [];
+    const freshIds = new Set<string>();
     for (const raw of raws) {
       if (!raw.fields) continue; // deleted while pending: nothing to deliver
       const entry = parseEntry<T>(raw.entryId, raw.fields);
@@ -797,11 +802,12 @@ export class RedisOutbox<T> implements OutboxStore<T> {
         continue;
       }
       const { id } = entry.item;
-      if (this.view.items.has(id) || run.staged?.has(id) || fresh.some((e) => e.item.id === id)) continue;
+      if (this.view.items.has(id) || run.staged?.has(id) || freshIds.has(id)) continue;
       // Done here while this read was under way: its acknowledgement is in, not delivered again.
       if ((this.finished.get(id)?.seq ?? 0) >= entry.seq) continue;
       if (redelivered) entry.item.redelivered = true;
       fresh.push(entry);
+      freshIds.add(id);
     }
     if (fresh.length === 0) return 0;
     for (const entry of fresh) this.lastSeq = Math.max(this.lastSeq, entry.seq);

@@ -13,13 +13,17 @@ export interface StreamEntry<T> {
 
 /** A stream entry's `seq` and `item` fields, read with the journal's own schema. */
 export function parseEntry<T>(entryId: string, fields: string[]): StreamEntry<T> | undefined {
-  const values = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!, fields[i + 1]!);
+  let seq: string | undefined;
+  let item: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === "seq") seq = fields[i + 1];
+    else if (fields[i] === "item") item = fields[i + 1];
+  }
   try {
     const parsed = journalRecordSchema.safeParse({
       op: "put",
-      seq: Number(values.get("seq")),
-      item: JSON.parse(values.get("item") ?? "null"),
+      seq: Number(seq),
+      item: JSON.parse(item ?? "null"),
     });
     if (!parsed.success || parsed.data.op !== "put") return undefined;
     return { entryId, seq: parsed.data.seq, item: parsed.data.item as OutboxItem<T> };
