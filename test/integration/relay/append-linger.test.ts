@@ -84,7 +84,8 @@ describe("appends to a busy inbox", () => {
     const config = configSchema.parse({
       mailbox: { root: fixture.root },
       state: { dir: fixture.stateDir },
-      nodes: [{ name: "nas-agent" }, { name: "ai-pc", url: "ws://127.0.0.1:1", token: "t" }],
+      // A node with a gateway URL gets an outbox of its own; no token is needed for that.
+      nodes: [{ name: "nas-agent" }, { name: "ai-pc", url: "ws://127.0.0.1:1" }],
     });
     // The shapes the relay asks of a shared store; file outboxes stand in for Redis here.
     const shapes = new Map<string, OutboxShape>();
